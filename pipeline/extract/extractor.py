@@ -8,6 +8,7 @@ through spaCy, in batches with ``nlp.pipe``.
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -142,7 +143,7 @@ class Extractor:
             yield message, (self._items(message, doc) if doc is not None else [])
 
     def _items(self, message: Message, doc: Doc) -> list[Item]:
-        mentions = self.resolver.find(message.text, message.sent_at)
+        mentions = self.resolver.find(message.text, self._local_time(message))
         clauses = split_clauses(doc, message, mentions)
         if not clauses:
             return []
@@ -157,6 +158,13 @@ class Extractor:
                             intent.confidence, opened_on)
         self._attach_loose_times(drafts, mentions, message)
         return [self._finish(i, d, message) for i, d in enumerate(drafts)]
+
+    def _local_time(self, message: Message) -> datetime:
+        """The message time in its author's zone: "tomorrow at 2" from New York means 2 pm
+        there. Falls back to the team's zone, then to the message's own."""
+        person = self.roster.person(message.author)
+        zone = (person.timezone if person else None) or self.roster.timezone
+        return message.sent_at.astimezone(ZoneInfo(zone)) if zone else message.sent_at
 
     def _add_draft(
         self,
