@@ -26,7 +26,9 @@ fix it asap pls
 """
 
 
-def run(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         capture_output=True,
@@ -60,8 +62,12 @@ def export(tmp_path: Path) -> Path:
 
 def test_extract_one_message_as_json(env: dict[str, str]) -> None:
     result = run(
-        "extract", "John, can you send the Q3 report to Acme by Friday?",
-        "--at", "2026-11-23T10:00:00", "--json", env=env,
+        "extract",
+        "John, can you send the Q3 report to Acme by Friday?",
+        "--at",
+        "2026-11-23T10:00:00",
+        "--json",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     (item,) = json.loads(result.stdout)["items"]
@@ -74,8 +80,12 @@ def test_extract_batch_reads_and_writes_jsonl(env: dict[str, str], tmp_path: Pat
     source = tmp_path / "in.jsonl"
     lines = [
         {"id": "a", "text": "ok thanks"},
-        {"id": "b", "text": "meeting with Globex Friday 3pm", "at": "2026-11-23T10:00:00+01:00",
-         "tz": "Europe/Berlin"},
+        {
+            "id": "b",
+            "text": "meeting with Globex Friday 3pm",
+            "at": "2026-11-23T10:00:00+01:00",
+            "tz": "Europe/Berlin",
+        },
         {"text": "@Priya please update the deck tomorrow", "at": "2026-11-23T10:00:00Z"},
     ]
     source.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
@@ -106,8 +116,9 @@ def test_bad_batch_line_names_file_and_line_and_writes_nothing(
 
 
 def test_dates_command(env: dict[str, str]) -> None:
-    result = run("dates", "call me tomorrow at 3pm", "--at", "2026-11-23T10:00:00", "--json",
-                 env=env)
+    result = run(
+        "dates", "call me tomorrow at 3pm", "--at", "2026-11-23T10:00:00", "--json", env=env
+    )
     assert result.returncode == 0, result.stderr
     (mention,) = json.loads(result.stdout)["mentions"]
     assert mention["kind"] == "instant"
@@ -132,9 +143,7 @@ def test_parse_export_jsonl(env: dict[str, str], export: Path) -> None:
     assert rows[6]["text"] == "URGENT: Globex invoice is wrong,\nfix it asap pls"
 
 
-def test_import_is_idempotent_and_lists_in_every_format(
-    env: dict[str, str], export: Path
-) -> None:
+def test_import_is_idempotent_and_lists_in_every_format(env: dict[str, str], export: Path) -> None:
     first = run("import", str(export), env=env)
     assert first.returncode == 0, first.stderr
     assert "7 (7 new)" in first.stdout

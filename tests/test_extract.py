@@ -70,9 +70,7 @@ def test_task_with_deadline_addressee_and_known_account(
     assert (org.text, org.key) == ("Acme", "Acme Corp")
 
 
-def test_event_gets_start_and_default_length(
-    extractor: Extractor, message: MessageFactory
-) -> None:
+def test_event_gets_start_and_default_length(extractor: Extractor, message: MessageFactory) -> None:
     (item,) = extractor.extract(message("Schedule team meeting for Tuesday at 2 PM"))
     assert item.type is ItemType.EVENT
     assert item.start == at(24, 14)
@@ -90,7 +88,9 @@ def test_one_message_can_hold_a_task_and_an_event(
     extractor: Extractor, message: MessageFactory
 ) -> None:
     items = extractor.extract(
-        message("Send the contract to Acme by Wednesday and book a call with Initech for Monday 3pm")
+        message(
+            "Send the contract to Acme by Wednesday and book a call with Initech for Monday 3pm"
+        )
     )
     assert [(i.type, i.title) for i in items] == [
         (ItemType.TASK, "Send contract to Acme"),

@@ -41,8 +41,10 @@ def addressee(span: Span) -> str | None:
     for ent in span.ents:
         if ent.label_ == "PERSON" and _OPENING.match(span.doc.text[: ent.start_char]):
             after = span.doc.text[ent.end_char : ent.end_char + 2]
-            if ent.text.startswith("@") or after[:1] in {",", ":"} or _DOER_AFTER.match(
-                span.doc.text[ent.end_char :]
+            if (
+                ent.text.startswith("@")
+                or after[:1] in {",", ":"}
+                or _DOER_AFTER.match(span.doc.text[ent.end_char :])
             ):
                 return ent.kb_id_ or ent.text.lstrip("@")
     return None
@@ -58,11 +60,12 @@ def assign(
         if ent.label_ != "PERSON":
             continue
         before = text[span.start_char : ent.start_char]
-        if _OPENING.match(before) or _DOER_BEFORE.search(before):
-            if _DOER_AFTER.match(text[ent.end_char :]) or _DOER_BEFORE.search(before) or (
-                ent.text.startswith("@") or text[ent.end_char : ent.end_char + 1] in {",", ":"}
-            ):
-                return Assignment(ent.kb_id_ or ent.text.lstrip("@"), "named")
+        asked = _DOER_BEFORE.search(before) is not None  # "ask John to …"
+        vocative = ent.text.startswith("@") or text[ent.end_char : ent.end_char + 1] in ",:"
+        if asked or (
+            _OPENING.match(before) and (vocative or _DOER_AFTER.match(text[ent.end_char :]))
+        ):
+            return Assignment(ent.kb_id_ or ent.text.lstrip("@"), "named")
     if opened_on is not None and not _COMMITMENT_START.match(normalised):
         return Assignment(opened_on, "addressed")
     if author is not None and (

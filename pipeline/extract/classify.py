@@ -80,6 +80,8 @@ def is_imperative(span: Span) -> bool:
             continue
         if token.text.startswith("@") or token.ent_type_ == "PERSON":
             continue  # the addressee: "John, send…", "@Priya send…"
+        if token.i + 1 < len(token.doc) and token.nbor(1).text in (":", "-"):
+            continue  # a label: "Reminder: renew…", "Todo - call…"
         return (
             token.tag_ == "VB"
             and token.lower_ not in _COURTESY_VERBS
@@ -89,13 +91,24 @@ def is_imperative(span: Span) -> bool:
 
 
 def _meeting_is_noun(span: Span) -> bool:
-    """A meeting word naming a meeting ("a call at 3", "team meeting"), not an order
+    """A meeting word naming a meeting ("a call at 3", "call with Acme"), not an order
     that opens the clause ("call them back")."""
     meeting_tokens = [t for t in span if cues.MEETING.fullmatch(t.lower_)]
     if not meeting_tokens:
         return True  # a multi-word one ("site visit", "catch-up")
     opening = next((t for t in span if not (t.is_punct or t.lower_ in _FILLERS)), None)
-    return any(t != opening or t.tag_ != "VB" for t in meeting_tokens)
+    return any(
+        t != opening or t.tag_ != "VB" or (t.i + 1 < len(t.doc) and t.nbor(1).lower_ == "with")
+        for t in meeting_tokens
+    )
+
+
+def _past_statement(span: Span) -> bool:
+    """ "lunch was great", "we met them yesterday": a report, not something to do."""
+    root = span.root
+    if root.tag_ not in ("VBD", "VBN"):
+        return False
+    return not any(c.dep_ in ("aux", "auxpass") and c.tag_ == "MD" for c in root.children)
 
 
 class RuleIntentClassifier:
@@ -112,15 +125,19 @@ class RuleIntentClassifier:
             return Prediction(Intent.NONE, 0.8)
         if cues.PAST_DONE.search(text):
             return Prediction(Intent.NONE, 0.8)
-        has_time = any(m.anchor is None or m.anchor >= clause.message.sent_at for m in clause.mentions)
+        request = cues.REQUEST.search(text) is not None
+        commitment = cues.COMMITMENT.search(text) is not None
+        if _past_statement(clause.span) and not (request or commitment):
+            return Prediction(Intent.NONE, 0.7)
+        has_time = any(
+            m.anchor is None or m.anchor >= clause.message.sent_at for m in clause.mentions
+        )
         meeting = cues.MEETING.search(text) is not None and _meeting_is_noun(clause.span)
         scheduling = cues.SCHEDULING.search(text) is not None
         if meeting and (has_time or scheduling):
             return Prediction(Intent.EVENT, 0.85)
-        if scheduling and has_time and not cues.REQUEST.search(text):
+        if scheduling and has_time and not request:
             return Prediction(Intent.EVENT, 0.65)
-        request = cues.REQUEST.search(text) is not None
-        commitment = cues.COMMITMENT.search(text) is not None
         if cues.PLAIN_QUESTION.search(text) and not request:
             return Prediction(Intent.NONE, 0.7)
         if request or commitment or is_imperative(clause.span):
@@ -141,8 +158,10 @@ class RulePriorityClassifier:
         text = clause.normalised
         if cues.URGENT.search(clause.message.text.lower()) or cues.URGENT.search(text):
             return Prediction(Priority.URGENT, 0.9)
+        before = clause.span.doc.text
         deadline = any(
-            cues.DEADLINE_PREPOSITION.search(clause.message.text[: m.start_char].lower())
+            cues.DEADLINE_OPENING.match(m.text)
+            or cues.DEADLINE_PREPOSITION.search(before[: m.start_char].lower())
             for m in clause.mentions
         )
         if deadline or cues.HIGH.search(text):

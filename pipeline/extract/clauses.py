@@ -8,11 +8,12 @@ sentence splits again where a second verb is coordinated with the first.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from pipeline.domain import Message, TimeMention
 from pipeline.extract.classify import Clause
-from pipeline.extract.cues import normalise
+from pipeline.extract.cues import ACTION_VERB_WORDS, normalise
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -25,9 +26,7 @@ def split_clauses(doc: Doc, message: Message, mentions: Sequence[TimeMention]) -
             text = span.text.strip()
             if not any(ch.isalnum() for ch in text):
                 continue
-            inside = tuple(
-                m for m in mentions if span.start_char <= m.start_char < span.end_char
-            )
+            inside = tuple(m for m in mentions if span.start_char <= m.start_char < span.end_char)
             clauses.append(
                 Clause(
                     text=span.text,
@@ -46,7 +45,7 @@ def _split_sentence(sent: Span) -> list[Span]:
     doc = sent.doc
     cuts = sorted({sent.start, *(_cut_before(t) for t in sent if _starts_clause(t)), sent.end})
     spans = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in pairwise(cuts):
         span = doc[start:end]
         while len(span) and (span[0].dep_ == "cc" or span[0].is_space or span[0].is_punct):
             span = doc[span.start + 1 : span.end]
@@ -58,6 +57,8 @@ def _split_sentence(sent: Span) -> list[Span]:
 def _starts_clause(token: Token) -> bool:
     if token.is_space and "\n" in token.text:
         return True
+    if _after_conjunction(token) and token.lower_ in ACTION_VERB_WORDS:
+        return True  # "… and book a call": the small model often tags "book" a noun here
     return (
         token.dep_ == "conj"
         and token.pos_ == "VERB"
@@ -67,9 +68,15 @@ def _starts_clause(token: Token) -> bool:
     )
 
 
+def _after_conjunction(token: Token) -> bool:
+    return token.i > 0 and token.nbor(-1).dep_ == "cc" and token.nbor(-1).lower_ in ("and", "&")
+
+
 def _cut_before(token: Token) -> int:
     if token.is_space:
         return token.i + 1
+    if _after_conjunction(token):
+        return token.i - 1
     cc = [c.i for c in token.head.children if c.dep_ == "cc" and c.i < token.i]
     start = token.left_edge.i
     return min([start, *[i for i in cc if i > token.head.i]])

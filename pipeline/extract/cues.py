@@ -38,12 +38,21 @@ _SHORTHAND = {
 }
 _SHORTHAND_RE = re.compile(r"\b(" + "|".join(map(re.escape, _SHORTHAND)) + r")\b")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_LAYOUT_MARKS = re.compile("[\u00a0\u2009\u202f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def blank_marks(text: str) -> str:
+    """Turn invisible and no-break marks into plain spaces, keeping every offset.
+
+    The parser and the date grammar then see ordinary words ("@Priya", "3 PM"), and spans
+    they report still index the original text.
+    """
+    return _LAYOUT_MARKS.sub(" ", text)
 
 
 def normalise(text: str) -> str:
     """Lower-case, drop invisible marks, unify spaces and expand chat shorthand."""
-    lowered = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip().lower()
+    lowered = _SPACES.sub(" ", blank_marks(text)).strip().lower()
     lowered = lowered.replace("\u2019", "'")
     return _SHORTHAND_RE.sub(lambda m: _SHORTHAND[m.group(1)], lowered)
 
@@ -90,6 +99,7 @@ REQUEST = re.compile(
         r"pls",
         r"i want you to",
         r"mind (?:sending|checking|calling|doing)",
+        r"(?:quick )?reminder",
     )
 )
 COMMITMENT = re.compile(
@@ -115,6 +125,7 @@ MEETING_NOUNS = (
     r"check-?in|offsite|party|drinks|pitch|hearing|deposition|retro|retrospective|briefing"
 )
 MEETING = re.compile(words(MEETING_NOUNS))
+ACTION_VERB_WORDS = frozenset(v for v in ACTION_VERBS.split("|") if v.isalpha())
 SCHEDULING = re.compile(
     words(
         r"schedule",
@@ -178,12 +189,6 @@ PLAIN_QUESTION = re.compile(
     r"^(?:did|was|were|is|are|has|have|does|do (?!you mind)|what|how|why|who|where|which|"
     r"anyone know|any news|any update|how's|what's|whats|hows|isn't|aren't|didn't)\b"
 )
-COURTESY = re.compile(
-    r"^(?:thanks?|thank you|cheers|congrats|congratulations|welcome|enjoy|have a (?:good|great|nice)|"
-    r"see you|see ya|good (?:morning|night|afternoon|evening)|morning|night|hi|hey|hello|"
-    r"ok(?:ay)?|k|sure|yes|yeah|yep|no|nope|lol|haha|great|nice|cool|awesome|perfect|"
-    r"sounds good|np|no problem|noted|got it|love|hope|happy|sorry|welcome)\b"
-)
 URGENT = re.compile(
     words(
         r"asap",
@@ -216,6 +221,7 @@ HIGH = re.compile(
     )
 )
 DEADLINE_PREPOSITION = re.compile(r"\b(?:by|before|no later than|until|till|til|due)\s*$")
+DEADLINE_OPENING = re.compile(r"^(?:by|before|no later than|until|till|til|due)\b", re.IGNORECASE)
 WORK_CUE = re.compile(
     "|".join(
         (

@@ -8,11 +8,11 @@ through spaCy, in batches with ``nlp.pipe``.
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from pipeline import __version__
 from pipeline.config import Settings
@@ -23,9 +23,9 @@ from pipeline.domain import (
     Intent,
     Item,
     ItemType,
+    MentionKind,
     Message,
     MessageKind,
-    MentionKind,
     Priority,
     TimeMention,
 )
@@ -134,7 +134,7 @@ class Extractor:
         docs = dict(
             zip(
                 (m.id for m in candidates),
-                self.nlp.pipe(m.text for m in candidates),
+                self.nlp.pipe(cues.blank_marks(m.text) for m in candidates),
                 strict=True,
             )
         )
@@ -143,7 +143,12 @@ class Extractor:
             yield message, (self._items(message, doc) if doc is not None else [])
 
     def _items(self, message: Message, doc: Doc) -> list[Item]:
-        mentions = self.resolver.find(message.text, self._local_time(message))
+        ref = self._local_time(message)
+        mentions = [
+            m
+            for m in self.resolver.find(doc.text, ref)
+            if not _modifies_noun(doc, m) and not _is_now(m, ref)
+        ]
         clauses = split_clauses(doc, message, mentions)
         if not clauses:
             return []
@@ -154,8 +159,14 @@ class Extractor:
         for clause, intent, priority in zip(clauses, intents, priorities, strict=True):
             if intent.label == Intent.NONE:
                 continue
-            self._add_draft(drafts, clause, ItemType(intent.label), Priority(priority.label),
-                            intent.confidence, opened_on)
+            self._add_draft(
+                drafts,
+                clause,
+                ItemType(intent.label),
+                Priority(priority.label),
+                intent.confidence,
+                opened_on,
+            )
         self._attach_loose_times(drafts, mentions, message)
         return [self._finish(i, d, message) for i, d in enumerate(drafts)]
 
@@ -238,10 +249,12 @@ class Extractor:
                 due_source="explicit",
                 time_text=mention.text,
             )
-        due = default_due(draft.clause.text, draft.priority, message.sent_at,
-                          self.settings.due_policy)
-        return replace(item, due=due, grain=Grain.MINUTE if due else None,
-                       due_source="policy" if due else None)
+        due = default_due(
+            draft.clause.text, draft.priority, message.sent_at, self.settings.due_policy
+        )
+        return replace(
+            item, due=due, grain=Grain.MINUTE if due else None, due_source="policy" if due else None
+        )
 
     def _timed_event(self, item: Item, mention: TimeMention | None) -> Item:
         if mention is None:
@@ -250,19 +263,43 @@ class Extractor:
         end = mention.end if mention.kind is MentionKind.INTERVAL else None
         if end is None and start is not None and mention.grain in (Grain.MINUTE, Grain.HOUR):
             end = start + timedelta(minutes=self.settings.event_minutes)
-        return replace(item, start=start, end=end, grain=mention.grain, due_source="explicit",
-                       time_text=mention.text)
+        return replace(
+            item,
+            start=start,
+            end=end,
+            grain=mention.grain,
+            due_source="explicit",
+            time_text=mention.text,
+        )
 
 
 def _first_future(mentions: Iterable[TimeMention], sent_at: datetime) -> TimeMention | None:
     """The first mention not wholly in the past: "I sent it yesterday" sets no deadline."""
     for mention in mentions:
-        anchor = mention.end if mention.kind is MentionKind.INTERVAL and mention.end else (
-            mention.anchor
+        anchor = (
+            mention.end
+            if mention.kind is MentionKind.INTERVAL and mention.end
+            else (mention.anchor)
         )
         if anchor is None or anchor >= sent_at - _GRAIN_STEP.get(mention.grain, timedelta(0)):
             return mention
     return None
+
+
+def _is_now(mention: TimeMention, ref: datetime) -> bool:
+    """ "asap", "right now": urgency (the priority model reads it), not a deadline."""
+    return mention.grain is Grain.SECOND and mention.anchor == ref
+
+
+def _modifies_noun(doc: Doc, mention: TimeMention) -> bool:
+    """ "the Q3 report", "Friday's call": a time naming a thing, not when to do it."""
+    following = doc.char_span(mention.end_char, len(doc.text), alignment_mode="expand")
+    if following is None or not len(following):
+        return False
+    token = following[0]
+    if token.text in ("'s", "’s"):
+        return True
+    return token.idx - mention.end_char <= 1 and token.pos_ == "NOUN" and not token.like_num
 
 
 def _deadline(mention: TimeMention) -> datetime | None:

@@ -16,7 +16,9 @@ from pipeline.domain import ItemType, TimeMention
 MAX_LENGTH = 80
 
 _GREETING = r"(?:hey|hi|hello|yo|ok|okay|so|also|and|btw|oh|right|guys|team|all|folks)\b[,!:]?\s*"
-_LABEL = r"(?:quick\s+)?(?:reminder|fyi|note|todo|to-do|urgent|asap|important|update|action)\s*[:\-–]\s*"
+_LABEL = (
+    r"(?:quick\s+)?(?:reminder|fyi|note|todo|to-do|urgent|asap|important|update|action)\s*[:\-–]\s*"
+)
 _REQUEST = (
     r"(?:(?:can|could|would|will)\s+(?:you|u|someone|somebody|anyone|one of you)"
     r"(?:\s+(?:please|pls|plz|kindly))?"
@@ -46,7 +48,9 @@ _DANGLING = re.compile(
     r"if possible|when you can|when u can|for me|ok|okay))+\s*$",
     re.IGNORECASE,
 )
-_TRAILING_PUNCT = re.compile(r"[\s,;:.!?…\-–—]+$|[\s]*[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+\s*$")
+_TRAILING_PUNCT = re.compile(
+    r"[\s,;:.!?…\-–—]+$|[\s]*[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+\s*$"
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -95,14 +99,14 @@ def _maybe_vocative(text: str) -> str:
     match = _ADDRESSEE.match(text)
     assert match is not None
     head = match.group(0).strip(" ,:@")
-    return text[match.end():] if head[:1].isupper() and len(head.split()) <= 2 else text
+    return text[match.end() :] if head[:1].isupper() and len(head.split()) <= 2 else text
 
 
 def _strip_repeatedly(text: str, pattern: re.Pattern[str]) -> str:
     while True:
         stripped = pattern.sub("", text, count=1).lstrip(" ,:")
         if stripped == text or not stripped:
-            return text if not stripped else stripped
+            return text
         text = stripped
 
 
