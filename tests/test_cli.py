@@ -49,6 +49,7 @@ def env(tmp_path: Path, team_file: Path) -> dict[str, str]:
         CHAT2TASK_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
         CHAT2TASK_TEAM_FILE=str(team_file),
         CHAT2TASK_TIMEZONE="Europe/London",
+        COLUMNS="200",  # wide enough that the table does not fold titles
     )
     return clean
 

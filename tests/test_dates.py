@@ -28,15 +28,23 @@ RESOLVER = DateResolver()
 INSTANTS = [
     ("can u send it by fri eod", WED, "by fri eod", "minute", "2024-05-10T17:00:00+00:00"),
     ("call at 2pm tmrw", WED, "2pm tmrw", "hour", "2024-05-09T14:00:00+00:00"),
-    ("in 5 business days pls", THU_AFTERNOON, "in 5 business days", "day",
-     "2024-05-16T00:00:00+00:00"),
+    (
+        "in 5 business days pls",
+        THU_AFTERNOON,
+        "in 5 business days",
+        "day",
+        "2024-05-16T00:00:00+00:00",
+    ),
     ("in 5 working days", WED, "in 5 working days", "day", "2024-05-15T00:00:00+00:00"),
-    ("see you tomorrow at 9am", KOLKATA_LATE, "tomorrow at 9am", "hour",
-     "2024-05-09T09:00:00+05:30"),
-    ("ping me in 3 hours", LONDON_BEFORE_DST, "in 3 hours", "second",
-     "2024-03-31T02:30:00+01:00"),
-    ("tomorrow at 9am", LONDON_BEFORE_DST, "tomorrow at 9am", "hour",
-     "2024-03-31T09:00:00+01:00"),
+    (
+        "see you tomorrow at 9am",
+        KOLKATA_LATE,
+        "tomorrow at 9am",
+        "hour",
+        "2024-05-09T09:00:00+05:30",
+    ),
+    ("ping me in 3 hours", LONDON_BEFORE_DST, "in 3 hours", "second", "2024-03-31T02:30:00+01:00"),
+    ("tomorrow at 9am", LONDON_BEFORE_DST, "tomorrow at 9am", "hour", "2024-03-31T09:00:00+01:00"),
     ("invoice due the 5th", THE_20TH, "the 5th", "day", "2024-06-05T00:00:00+00:00"),
     ("targets for Q3", NOVEMBER, "Q3", "quarter", "2025-07-01T00:00:00+00:00"),
     ("Q3 2025", WED, "Q3 2025", "quarter", "2025-07-01T00:00:00+00:00"),
@@ -66,8 +74,7 @@ INSTANTS = [
     ("midnight", WED, "midnight", "hour", "2024-05-09T00:00:00+00:00"),
     ("EOD", WED, "EOD", "minute", "2024-05-08T17:00:00+00:00"),
     ("COB friday", WED, "COB friday", "minute", "2024-05-10T17:00:00+00:00"),
-    ("the day after tomorrow", WED, "the day after tomorrow", "day",
-     "2024-05-10T00:00:00+00:00"),
+    ("the day after tomorrow", WED, "the day after tomorrow", "day", "2024-05-10T00:00:00+00:00"),
     ("2moro", WED, "2moro", "day", "2024-05-09T00:00:00+00:00"),
     ("tues", WED, "tues", "day", "2024-05-14T00:00:00+00:00"),
     ("fri", WED, "fri", "day", "2024-05-10T00:00:00+00:00"),
@@ -85,35 +92,99 @@ INSTANTS = [
     ("3rd of March", WED, "3rd of March", "day", "2025-03-03T00:00:00+00:00"),
     ("3 Mar", WED, "3 Mar", "day", "2025-03-03T00:00:00+00:00"),
     ("first week of June", WED, "first week of June", "week", "2024-06-03T00:00:00+00:00"),
-    ("last friday of the month", WED, "last friday of the month", "day",
-     "2024-05-31T00:00:00+00:00"),
+    (
+        "last friday of the month",
+        WED,
+        "last friday of the month",
+        "day",
+        "2024-05-31T00:00:00+00:00",
+    ),
 ]
 
 INTERVALS = [
-    ("meeting next tues 10-11am", WED, "next tues 10-11am", "hour",
-     "2024-05-14T10:00:00+00:00", "2024-05-14T11:00:00+00:00"),
-    ("from 2 to 4 pm", WED, "from 2 to 4 pm", "hour",
-     "2024-05-08T14:00:00+00:00", "2024-05-08T16:00:00+00:00"),
-    ("9am-5pm tomorrow", WED, "9am-5pm tomorrow", "hour",
-     "2024-05-09T09:00:00+00:00", "2024-05-09T17:00:00+00:00"),
-    ("off Mon-Wed", WED, "Mon-Wed", "day", "2024-05-13T00:00:00+00:00",
-     "2024-05-16T00:00:00+00:00"),
-    ("conference June 3-5", WED, "June 3-5", "day", "2024-06-03T00:00:00+00:00",
-     "2024-06-06T00:00:00+00:00"),
-    ("from Monday to Friday", WED, "from Monday to Friday", "day",
-     "2024-05-13T00:00:00+00:00", "2024-05-18T00:00:00+00:00"),
-    ("this weekend?", WED, "this weekend", "day", "2024-05-11T00:00:00+00:00",
-     "2024-05-13T00:00:00+00:00"),
-    ("tomorrow morning", WED, "tomorrow morning", "hour", "2024-05-09T06:00:00+00:00",
-     "2024-05-09T12:00:00+00:00"),
-    ("friday evening", WED, "friday evening", "hour", "2024-05-10T18:00:00+00:00",
-     "2024-05-11T00:00:00+00:00"),
-    ("this afternoon", WED, "this afternoon", "hour", "2024-05-08T12:00:00+00:00",
-     "2024-05-08T18:00:00+00:00"),
+    (
+        "meeting next tues 10-11am",
+        WED,
+        "next tues 10-11am",
+        "hour",
+        "2024-05-14T10:00:00+00:00",
+        "2024-05-14T11:00:00+00:00",
+    ),
+    (
+        "from 2 to 4 pm",
+        WED,
+        "from 2 to 4 pm",
+        "hour",
+        "2024-05-08T14:00:00+00:00",
+        "2024-05-08T16:00:00+00:00",
+    ),
+    (
+        "9am-5pm tomorrow",
+        WED,
+        "9am-5pm tomorrow",
+        "hour",
+        "2024-05-09T09:00:00+00:00",
+        "2024-05-09T17:00:00+00:00",
+    ),
+    (
+        "off Mon-Wed",
+        WED,
+        "Mon-Wed",
+        "day",
+        "2024-05-13T00:00:00+00:00",
+        "2024-05-16T00:00:00+00:00",
+    ),
+    (
+        "conference June 3-5",
+        WED,
+        "June 3-5",
+        "day",
+        "2024-06-03T00:00:00+00:00",
+        "2024-06-06T00:00:00+00:00",
+    ),
+    (
+        "from Monday to Friday",
+        WED,
+        "from Monday to Friday",
+        "day",
+        "2024-05-13T00:00:00+00:00",
+        "2024-05-18T00:00:00+00:00",
+    ),
+    (
+        "this weekend?",
+        WED,
+        "this weekend",
+        "day",
+        "2024-05-11T00:00:00+00:00",
+        "2024-05-13T00:00:00+00:00",
+    ),
+    (
+        "tomorrow morning",
+        WED,
+        "tomorrow morning",
+        "hour",
+        "2024-05-09T06:00:00+00:00",
+        "2024-05-09T12:00:00+00:00",
+    ),
+    (
+        "friday evening",
+        WED,
+        "friday evening",
+        "hour",
+        "2024-05-10T18:00:00+00:00",
+        "2024-05-11T00:00:00+00:00",
+    ),
+    (
+        "this afternoon",
+        WED,
+        "this afternoon",
+        "hour",
+        "2024-05-08T12:00:00+00:00",
+        "2024-05-08T18:00:00+00:00",
+    ),
     # open intervals
     ("available after 2pm", WED, "after 2pm", "hour", "2024-05-08T14:00:00+00:00", None),
-    ("been waiting since monday", WED, "since monday", "day", "2024-05-06T00:00:00+00:00",
-     None),
+    ("been waiting since monday", WED, "since monday", "day", "2024-05-06T00:00:00+00:00", None),
     ("send before 11am", WED, "before 11am", "hour", None, "2024-05-08T11:00:00+00:00"),
     ("on leave until friday", WED, "until friday", "day", None, "2024-05-11T00:00:00+00:00"),
     ("till 5", WED, "till 5", "hour", None, "2024-05-08T17:00:00+00:00"),
@@ -141,8 +212,11 @@ def test_instants(text: str, ref: datetime, matched: str, grain: str, value: str
     mention = first(text, ref)
     assert mention.kind is MentionKind.INSTANT
     assert (mention.text, mention.grain, mention.value) == (
-        matched, Grain(grain), datetime.fromisoformat(value))
-    assert text[mention.start_char:mention.end_char] == matched
+        matched,
+        Grain(grain),
+        datetime.fromisoformat(value),
+    )
+    assert text[mention.start_char : mention.end_char] == matched
 
 
 @pytest.mark.parametrize(("text", "ref", "matched", "grain", "start", "end"), INTERVALS)
@@ -155,7 +229,7 @@ def test_intervals(
     assert (mention.text, mention.grain) == (matched, Grain(grain))
     assert mention.start == (datetime.fromisoformat(start) if start else None)
     assert mention.end == (datetime.fromisoformat(end) if end else None)
-    assert text[mention.start_char:mention.end_char] == matched
+    assert text[mention.start_char : mention.end_char] == matched
 
 
 @pytest.mark.parametrize("text", NO_TIME)

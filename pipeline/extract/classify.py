@@ -103,6 +103,12 @@ def _meeting_is_noun(span: Span) -> bool:
     )
 
 
+def _too_short(span: Span) -> bool:
+    """Three words or fewer, not counting politeness: an answer, not an instruction."""
+    words = [t for t in span if t.is_alpha and t.lower_ not in _FILLERS]
+    return len(words) <= 3
+
+
 def _past_statement(span: Span) -> bool:
     """ "lunch was great", "we met them yesterday": a report, not something to do."""
     root = span.root
@@ -140,7 +146,10 @@ class RuleIntentClassifier:
             return Prediction(Intent.EVENT, 0.65)
         if cues.PLAIN_QUESTION.search(text) and not request:
             return Prediction(Intent.NONE, 0.7)
-        if request or commitment or is_imperative(clause.span):
+        imperative = is_imperative(clause.span)
+        if _too_short(clause.span) and not (imperative or has_time or meeting):
+            return Prediction(Intent.NONE, 0.7)  # "yes pls", "on it 💪", "flat white pls"
+        if request or commitment or imperative:
             return Prediction(Intent.TASK, 0.8 if request or commitment else 0.7)
         return Prediction(Intent.NONE, 0.6)
 

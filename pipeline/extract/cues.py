@@ -111,8 +111,6 @@ COMMITMENT = re.compile(
         r"i can",
         r"i shall",
         r"let me",
-        r"will do",
-        r"on it",
         r"i'll try to",
         r"i'm gonna",
     )

@@ -171,10 +171,11 @@ class Extractor:
         return [self._finish(i, d, message) for i, d in enumerate(drafts)]
 
     def _local_time(self, message: Message) -> datetime:
-        """The message time in its author's zone: "tomorrow at 2" from New York means 2 pm
-        there. Falls back to the team's zone, then to the message's own."""
+        """The message time in its author's zone: "tomorrow at 2" from a New York team
+        member means 2 pm there. Team members without a zone of their own get the roster's
+        default; anyone else keeps the message's own zone."""
         person = self.roster.person(message.author)
-        zone = (person.timezone if person else None) or self.roster.timezone
+        zone = person and (person.timezone or self.roster.timezone)
         return message.sent_at.astimezone(ZoneInfo(zone)) if zone else message.sent_at
 
     def _add_draft(
@@ -186,7 +187,8 @@ class Extractor:
         confidence: float,
         opened_on: str | None,
     ) -> None:
-        handles = self._handles(opened_on)
+        who = assign(clause.span, clause.normalised, clause.message.author, self.roster, opened_on)
+        handles = self._handles(who.assignee if who.reason == "named" else opened_on)
         title = make_title(clause.text, clause.start_char, clause.mentions, item_type, handles)
         mention = _first_future(clause.mentions, clause.message.sent_at)
         if drafts and (len(title) < 3 or _ANAPHORIC.match(title)):
@@ -196,7 +198,6 @@ class Extractor:
             if _PRIORITY_RANK[priority] > _PRIORITY_RANK[previous.priority]:
                 previous.priority = priority
             return
-        who = assign(clause.span, clause.normalised, clause.message.author, self.roster, opened_on)
         drafts.append(
             _Draft(
                 type=item_type,
