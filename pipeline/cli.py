@@ -32,11 +32,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# Starting worker processes costs a few seconds; below this many messages one is faster.
+MULTIPROCESS_FROM = 5_000
 console = Console()
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Settings file (YAML); see data/config.example.yaml.")
+    Path | None,
+    typer.Option("--config", help="Settings file (YAML); see data/config.example.yaml."),
 ]
 AtOption = Annotated[
     str | None, typer.Option("--at", help="When the message was sent (ISO 8601); default now.")
@@ -269,12 +272,16 @@ def import_command(
         console=errors,
         transient=True,
     )
-    with store.import_run(
-        source="whatsapp-export", chat=parsed.chat, path=str(file), tenant=settings.tenant
-    ) as counts, progress:
+    with (
+        store.import_run(
+            source="whatsapp-export", chat=parsed.chat, path=str(file), tenant=settings.tenant
+        ) as counts,
+        progress,
+    ):
         task = progress.add_task(f"Importing {parsed.chat}", total=len(parsed.messages))
         counts.unparsed_lines = len(parsed.unparsed)
-        results = extractor.extract_many(parsed.messages)
+        workers = settings.workers if len(parsed.messages) >= MULTIPROCESS_FROM else 1
+        results = extractor.extract_many(parsed.messages, workers=workers)
         for batch in _chunks(results, 500):
             counts.add(
                 store.ingest(batch, extractor_version=extractor.version, tenant=settings.tenant)
@@ -289,24 +296,30 @@ def _chunks(iterable: Any, size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _import_summary(parsed: Any, counts: Any, totals: dict[str, Any], settings: Settings) -> None:
+def _import_summary(parsed: Any, counts: Any, totals: dict[str, int], settings: Settings) -> None:
     table = Table(title=f"Imported {parsed.chat}", title_justify="left")
     table.add_column("")
     table.add_column("this import", justify="right")
     table.add_column("in the database", justify="right")
-    table.add_row("messages", f"{counts.messages_seen} ({counts.messages_new} new)",
-                  str(totals["messages"]))
-    table.add_row("tasks & events", f"{counts.items_created} new, {counts.items_updated} updated,"
-                  f" {counts.items_removed} removed", "")
+    table.add_row(
+        "messages", f"{counts.messages_seen} ({counts.messages_new} new)", str(totals["messages"])
+    )
+    table.add_row(
+        "tasks & events",
+        f"{counts.items_created} new, {counts.items_updated} updated,"
+        f" {counts.items_removed} removed",
+        "",
+    )
     table.add_row("tasks", "", str(totals["tasks"]))
     table.add_row("events", "", str(totals["events"]))
     for priority in Priority:
-        table.add_row(f"  {priority.value}", "", str(totals["by_priority"].get(priority.value, 0)))
+        table.add_row(f"  {priority.value}", "", str(totals[priority.value]))
     table.add_row("unparsed lines", str(counts.unparsed_lines), "")
     console.print(table)
     for unparsed in parsed.unparsed[:10]:
-        errors.print(f"  line {unparsed.line}: {unparsed.reason}: {unparsed.text[:60]!r}",
-                      highlight=False)
+        errors.print(
+            f"  line {unparsed.line}: {unparsed.reason}: {unparsed.text[:60]!r}", highlight=False
+        )
     console.print(f"Database: {settings.database_url}")
 
 
@@ -380,8 +393,20 @@ def tasks(
     config: ConfigOption = None,
 ) -> None:
     """List stored tasks."""
-    _list_items(ItemType.TASK, status, priority, assignee, chat, search, after, before, limit,
-                fmt, tz, config)
+    _list_items(
+        ItemType.TASK,
+        status,
+        priority,
+        assignee,
+        chat,
+        search,
+        after,
+        before,
+        limit,
+        fmt,
+        tz,
+        config,
+    )
 
 
 @app.command()
@@ -399,6 +424,17 @@ def events(
     config: ConfigOption = None,
 ) -> None:
     """List stored calendar events."""
-    _list_items(ItemType.EVENT, status, priority, assignee, chat, search, after, before, limit,
-                fmt, tz, config)
-
+    _list_items(
+        ItemType.EVENT,
+        status,
+        priority,
+        assignee,
+        chat,
+        search,
+        after,
+        before,
+        limit,
+        fmt,
+        tz,
+        config,
+    )

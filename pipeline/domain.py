@@ -97,7 +97,9 @@ class Message:
             raise ValueError(f"Message {self.id!r}: sent_at must be timezone-aware")
 
 
-def content_id(chat: str, author: str | None, sent_at: datetime, text: str, ordinal: int = 0) -> str:
+def content_id(
+    chat: str, author: str | None, sent_at: datetime, text: str, ordinal: int = 0
+) -> str:
     """A stable id for a message that has no provider id.
 
     ``ordinal`` separates identical messages sent in the same minute by the same author
@@ -224,9 +226,9 @@ __all__ = [
     "Intent",
     "Item",
     "ItemType",
+    "MentionKind",
     "Message",
     "MessageKind",
-    "MentionKind",
     "Priority",
     "TimeMention",
     "content_id",

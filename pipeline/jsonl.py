@@ -74,7 +74,9 @@ def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(f"unknown timezone {name!r}: use an IANA name such as Europe/London") from exc
+        raise InputError(
+            f"unknown timezone {name!r}: use an IANA name such as Europe/London"
+        ) from exc
 
 
 def parse_at(value: Any, zone: ZoneInfo, now: datetime) -> datetime:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import spacy
-from spacy.language import Language
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -21,9 +21,11 @@ from pipeline.errors import ModelNotFoundError
 from pipeline.roster import Roster
 
 KNOWN_ENTITIES = "chat2task_known_entities"
-# Components we never read: the lemmatizer costs time and its output is unused.
-UNUSED_PIPES = ("lemmatizer",)
-_VERBAL_POS = frozenset({"VERB", "AUX"})
+# Components we never read. Our rules use fine-grained tags (``tag_``), so the attribute
+# ruler (tag → coarse POS) and the lemmatizer would only cost time: together about 15%.
+UNUSED_PIPES = ("attribute_ruler", "lemmatizer")
+VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"})
+NOUN_TAGS = frozenset({"NN", "NNS"})
 
 
 class KnownEntities:
@@ -72,7 +74,7 @@ class KnownEntities:
         text = span.text.lstrip("@")
         if span.text.startswith("@") or not text.islower():
             return True
-        return not (len(span) == 1 and (text in STOP_WORDS or span[0].pos_ in _VERBAL_POS))
+        return not (len(span) == 1 and (text in STOP_WORDS or span[0].tag_ in VERB_TAGS))
 
 
 @Language.factory(KNOWN_ENTITIES)

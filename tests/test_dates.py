@@ -46,9 +46,6 @@ INSTANTS = [
     ("ping me in 3 hours", LONDON_BEFORE_DST, "in 3 hours", "second", "2024-03-31T02:30:00+01:00"),
     ("tomorrow at 9am", LONDON_BEFORE_DST, "tomorrow at 9am", "hour", "2024-03-31T09:00:00+01:00"),
     ("invoice due the 5th", THE_20TH, "the 5th", "day", "2024-06-05T00:00:00+00:00"),
-    ("targets for Q3", NOVEMBER, "Q3", "quarter", "2025-07-01T00:00:00+00:00"),
-    ("Q3 2025", WED, "Q3 2025", "quarter", "2025-07-01T00:00:00+00:00"),
-    ("next quarter", WED, "next quarter", "quarter", "2024-07-01T00:00:00+00:00"),
     ("end of Q2", WED, "end of Q2", "day", "2024-06-30T00:00:00+00:00"),
     ("paid 2 days ago", WED, "2 days ago", "day", "2024-05-06T00:00:00+00:00"),
     ("3 days from now", WED, "3 days from now", "day", "2024-05-11T00:00:00+00:00"),
@@ -78,10 +75,6 @@ INSTANTS = [
     ("2moro", WED, "2moro", "day", "2024-05-09T00:00:00+00:00"),
     ("tues", WED, "tues", "day", "2024-05-14T00:00:00+00:00"),
     ("fri", WED, "fri", "day", "2024-05-10T00:00:00+00:00"),
-    ("nxt week", WED, "nxt week", "week", "2024-05-13T00:00:00+00:00"),
-    ("this week", WED, "this week", "week", "2024-05-06T00:00:00+00:00"),
-    ("next month", WED, "next month", "month", "2024-06-01T00:00:00+00:00"),
-    ("in 2025", WED, "2025", "year", "2025-01-01T00:00:00+00:00"),
     ("end of the month", WED, "end of the month", "day", "2024-05-31T00:00:00+00:00"),
     ("on the 21st", WED, "on the 21st", "day", "2024-05-21T00:00:00+00:00"),
     ("deliver 3/15", WED, "3/15", "day", "2025-03-15T00:00:00+00:00"),
@@ -91,7 +84,6 @@ INSTANTS = [
     ("Mar 3rd 2025", WED, "Mar 3rd 2025", "day", "2025-03-03T00:00:00+00:00"),
     ("3rd of March", WED, "3rd of March", "day", "2025-03-03T00:00:00+00:00"),
     ("3 Mar", WED, "3 Mar", "day", "2025-03-03T00:00:00+00:00"),
-    ("first week of June", WED, "first week of June", "week", "2024-06-03T00:00:00+00:00"),
     (
         "last friday of the month",
         WED,
@@ -181,6 +173,71 @@ INTERVALS = [
         "hour",
         "2024-05-08T12:00:00+00:00",
         "2024-05-08T18:00:00+00:00",
+    ),
+    # named periods are spans of their unit
+    (
+        "targets for Q3",
+        NOVEMBER,
+        "Q3",
+        "quarter",
+        "2025-07-01T00:00:00+00:00",
+        "2025-10-01T00:00:00+00:00",
+    ),
+    (
+        "Q3 2025",
+        WED,
+        "Q3 2025",
+        "quarter",
+        "2025-07-01T00:00:00+00:00",
+        "2025-10-01T00:00:00+00:00",
+    ),
+    (
+        "next quarter",
+        WED,
+        "next quarter",
+        "quarter",
+        "2024-07-01T00:00:00+00:00",
+        "2024-10-01T00:00:00+00:00",
+    ),
+    (
+        "nxt week",
+        WED,
+        "nxt week",
+        "week",
+        "2024-05-13T00:00:00+00:00",
+        "2024-05-20T00:00:00+00:00",
+    ),
+    (
+        "this week",
+        WED,
+        "this week",
+        "week",
+        "2024-05-06T00:00:00+00:00",
+        "2024-05-13T00:00:00+00:00",
+    ),
+    (
+        "next month",
+        WED,
+        "next month",
+        "month",
+        "2024-06-01T00:00:00+00:00",
+        "2024-07-01T00:00:00+00:00",
+    ),
+    (
+        "in 2025",
+        WED,
+        "2025",
+        "year",
+        "2025-01-01T00:00:00+00:00",
+        "2026-01-01T00:00:00+00:00",
+    ),
+    (
+        "first week of June",
+        WED,
+        "first week of June",
+        "week",
+        "2024-06-03T00:00:00+00:00",
+        "2024-06-10T00:00:00+00:00",
     ),
     # open intervals
     ("available after 2pm", WED, "after 2pm", "hour", "2024-05-08T14:00:00+00:00", None),
@@ -284,3 +341,193 @@ def first_with(resolver: DateResolver, text: str, ref: datetime = WED) -> TimeMe
     found = resolver.find(text, ref)
     assert found, text
     return found[0]
+
+
+# Grammar for spans longer than a day, multi-part durations, spelled years and other
+# categories; all examples written for this project. (text, matched, kind, grain, a, b)
+# where a is the value (instant) or start and b the end (intervals), as ISO dates/times.
+MORE = [
+    # seasons (DateSettings.season_starts, Northern hemisphere)
+    ("offsite this summer?", "this summer", "interval", "day", "2024-06-21", "2024-09-23"),
+    ("let's revisit in the fall", "fall", "interval", "day", "2024-09-23", "2024-12-21"),
+    ("launch next season", "next season", "interval", "day", "2024-06-21", "2024-09-23"),
+    ("ski trip winter 2025", "winter 2025", "interval", "day", "2025-12-21", "2026-03-20"),
+    # decades and centuries
+    ("photos of the 80s pls", "the 80s", "interval", "year", "1980-01-01", "1990-01-01"),
+    ("maybe next decade lol", "next decade", "interval", "year", "2030-01-01", "2040-01-01"),
+    ("a 20th century house", "20th century", "interval", "year", "1900-01-01", "2000-01-01"),
+    # halves
+    ("H2 2025 roadmap", "H2 2025", "interval", "month", "2025-07-01", "2026-01-01"),
+    ("first half of June", "first half of June", "interval", "day", "2024-06-01", "2024-06-16"),
+    # the current period, the rest of it, fortnights
+    ("slammed all week", "all week", "interval", "day", "2024-05-06", "2024-05-13"),
+    (
+        "off for the rest of the month",
+        "rest of the month",
+        "interval",
+        "day",
+        "2024-05-08",
+        "2024-06-01",
+    ),
+    ("ship it next fortnight", "next fortnight", "interval", "day", "2024-05-20", "2024-06-03"),
+    # the first/last N units of a period
+    (
+        "the first 10 days of June",
+        "the first 10 days of June",
+        "interval",
+        "day",
+        "2024-06-01",
+        "2024-06-11",
+    ),
+    (
+        "the last 2 weeks of this month",
+        "the last 2 weeks of this month",
+        "interval",
+        "day",
+        "2024-05-13",
+        "2024-05-27",
+    ),
+    # holidays whose date moves
+    ("office open on good friday?", "good friday", "instant", "day", "2025-04-18", None),
+    ("labor day 2023", "labor day 2023", "instant", "day", "2023-09-04", None),
+    (
+        "bbq memorial day weekend",
+        "memorial day weekend",
+        "interval",
+        "day",
+        "2024-05-25",
+        "2024-05-28",
+    ),
+    ("2 weeks after easter", "2 weeks after easter", "instant", "day", "2025-05-04", None),
+    # multi-part durations
+    (
+        "ping me in 1 hour and 30 minutes",
+        "in 1 hour and 30 minutes",
+        "instant",
+        "second",
+        "2024-05-08T11:30",
+        None,
+    ),
+    (
+        "2 weeks and 3 days from now",
+        "2 weeks and 3 days from now",
+        "instant",
+        "day",
+        "2024-05-25",
+        None,
+    ),
+    (
+        "for the past 2 months and 10 days",
+        "for the past 2 months and 10 days",
+        "interval",
+        "day",
+        "2024-02-27",
+        "2024-05-08",
+    ),
+    ("we'll be 4 next week", "next week", "interval", "week", "2024-05-13", "2024-05-20"),
+    (
+        "booked the 14th for 2 nights",
+        "the 14th for 2 nights",
+        "interval",
+        "day",
+        "2024-05-14",
+        "2024-05-16",
+    ),
+    (
+        "a week starting monday",
+        "a week starting monday",
+        "interval",
+        "day",
+        "2024-05-13",
+        "2024-05-20",
+    ),
+    # years and days written as words
+    (
+        "born on march third nineteen ninety",
+        "march third nineteen ninety",
+        "instant",
+        "day",
+        "1990-03-03",
+        None,
+    ),
+    ("party june twenty five", "june twenty five", "instant", "day", "2024-06-25", None),
+    (
+        "moving august two thousand and twenty six",
+        "august two thousand and twenty six",
+        "interval",
+        "month",
+        "2026-08-01",
+        "2026-09-01",
+    ),
+    # ranges: years, "now" and "to date" as an end, day numbers with a dot
+    ("roadmap covers 2025-2027", "2025-2027", "interval", "year", "2025-01-01", "2028-01-01"),
+    (
+        "numbers from January to date",
+        "from January to date",
+        "interval",
+        "day",
+        "2024-01-01",
+        "2024-05-09",
+    ),
+    (
+        "between now and friday",
+        "between now and friday",
+        "interval",
+        "day",
+        "2024-05-08",
+        "2024-05-11",
+    ),
+    ("from 3. to 6.6.", "from 3. to 6.6.", "interval", "day", "2024-06-03", "2024-06-07"),
+    # a weekday in the week a shift lands in; clocks
+    ("in 2 weeks on tuesday", "in 2 weeks on tuesday", "instant", "day", "2024-05-21", None),
+    (
+        "call 9.05-9.45 tomorrow",
+        "9.05-9.45 tomorrow",
+        "interval",
+        "minute",
+        "2024-05-09T09:05",
+        "2024-05-09T09:45",
+    ),
+    ("see u at 4 45", "4 45", "instant", "minute", "2024-05-08T16:45", None),
+    ("today in 2 hours", "today in 2 hours", "instant", "second", "2024-05-08T12:00", None),
+]
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value + ("" if "T" in value else "T00:00")).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "matched", "kind", "grain", "a", "b"), MORE)
+def test_more_grammar(
+    text: str, matched: str, kind: str, grain: str, a: str, b: str | None
+) -> None:
+    mention = first(text, WED)
+    assert (mention.text, mention.kind, mention.grain) == (matched, MentionKind(kind), Grain(grain))
+    if mention.kind is MentionKind.INSTANT:
+        assert mention.value == _at(a)
+    else:
+        assert (mention.start, mention.end) == (_at(a), _at(b) if b else None)
+    assert text[mention.start_char : mention.end_char] == matched
+    assert RESOLVER.could_contain_time(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the summer intern starts soon",  # a season needs "this", "in the", a year…
+        "prices fall every day",
+        "<h1> heading",
+        "sales to date are fine",
+    ],
+)
+def test_more_grammar_leaves_words_alone(text: str) -> None:
+    found = RESOLVER.find(text, WED)
+    assert all(m.text not in ("summer", "fall", "h1", "to date", "date") for m in found), found
+
+
+def test_season_starts_setting() -> None:
+    south = DateResolver(DateSettings(season_starts=((9, 1), (12, 1), (3, 1), (6, 1))))
+    mention = first_with(south, "this winter")
+    assert (mention.start, mention.end) == (_at("2024-06-01"), _at("2024-09-01"))
+    with pytest.raises(ValueError):
+        DateSettings(season_starts=((3, 20),))

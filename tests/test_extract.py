@@ -198,3 +198,14 @@ def test_times_resolve_in_the_message_timezone(
     (item,) = extractor.extract(message("send the deck tomorrow", at=evening))
     assert item.due == at(24)
     assert item.due is not None and item.due.utcoffset() == evening.utcoffset()
+
+
+def test_worker_processes_give_the_same_items(
+    extractor: Extractor, message: MessageFactory
+) -> None:
+    texts = ["ok", "John, send the deck to Acme by Friday", "lol", "call with Globex Monday 3pm"]
+    messages = [message(t) for t in texts * 3]
+    in_process = list(extractor.extract_many(messages, batch_size=4))
+    with_workers = list(extractor.extract_many(messages, batch_size=4, workers=2))
+    assert with_workers == in_process
+    assert sum(len(items) for _, items in with_workers) == 6

@@ -79,7 +79,11 @@ _OPEN_WORDS: dict[str, OpenSide | None] = {
     "no later than": None,
     "not later than": None,
 }
-_SHIFT = re.compile(r"\s*(?P<w>from|after|since|before|prior\s+to)\s*", re.IGNORECASE)
+_SHIFTS = {"in_duration", "duration_ago", "duration_shift"}
+_SHIFT = re.compile(
+    r"\s*(?P<w>from|after|since|before|prior\s+to|starting(?:\s+from|\s+on)?|beginning)\s*",
+    re.IGNORECASE,
+)
 _WEEK_OF = re.compile(r"(?:\b(?:the\s+)?week\s+of\s+(?:the\s+)?)$", re.IGNORECASE)
 
 
@@ -104,6 +108,7 @@ class Composer:
             self._make_range,
             self._merge_points,
             self._apply_duration,
+            self._merge_points,
         ):
             nodes = self._pairwise(nodes, combine)
         return [self._open_sides(self._week_of(node)) for node in nodes]
@@ -140,13 +145,45 @@ class Composer:
             return _pair_with(a, b, a.start, b.end)
         if b.pair is not None and a.is_point:
             return _pair_with(b, a, a.start, b.end)
+        same_day = _same_day_instant(a, b) or _same_day_instant(b, a)
+        if same_day is not None:
+            return Node(a.start, b.end, "point", fixed=same_day.fixed)
         if not (a.is_point and b.is_point):
             return None
+        shifted = self._weekday_in_week(a, b)
+        if shifted is not None:
+            return shifted
         return _join(a, b, a.start, b.end)
+
+    def _weekday_in_week(self, a: Node, b: Node) -> Node | None:
+        """ "in 3 days on Friday", "2 weeks after Easter on a Monday": the weekday in the
+        week the shift lands in."""
+        for moved, day in ((a, b), (b, a)):
+            if (
+                moved.rule in _SHIFTS
+                and moved.date is not None
+                and moved.date.concrete is not None
+                and moved.clock is None
+                and day.date is not None
+                and day.date.weekday_only
+                and day.clock is None
+                and day.pod is None
+            ):
+                assert day.date.weekday is not None
+                first = week_start(moved.date.concrete, self.resolver.settings.week_start)
+                offset = (day.date.weekday - self.resolver.settings.week_start) % 7
+                spec = DateSpec(concrete=first + timedelta(days=offset))
+                return Node(a.start, b.end, "point", date=spec)
+        return None
 
     # --------------------------------------------------------------------- ranges
     def _make_range(self, a: Node, b: Node, gap: str) -> Node | None:
-        if not _RANGE.fullmatch(gap) or not _rangeable(a) or not _rangeable(b):
+        if gap.startswith(".") and a.rule in ("clock_context_hour", "bare_number"):
+            gap = gap[1:]  # "from 3. to 5.10.": a day number written with its dot
+        if not _RANGE.fullmatch(gap):
+            return None
+        a, b = self._now_as_today(a, b), self._now_as_today(b, a)
+        if not _rangeable(a) or not _rangeable(b):
             return None
         prefix = _RANGE_PREFIX.search(self.text, 0, a.start)
         connector = _key(gap.strip(" ,"))
@@ -161,6 +198,13 @@ class Composer:
         start = prefix.start() if prefix else a.start
         return Node(start, b.end, "range", pair=(a, b))
 
+    def _now_as_today(self, node: Node, other: Node) -> Node:
+        """ "between now and November 15th", "from March to date": as a range end next to a
+        date, "now" is today."""
+        if node.rule != "now" or other.date is None or other.clock is not None:
+            return node
+        return Node(node.start, node.end, "today", date=DateSpec(concrete=self.resolver.today))
+
     # ------------------------------------------------------------------ durations
     def _apply_duration(self, a: Node, b: Node, gap: str) -> Node | None:
         """ "3 days after X" moves X; "X for 3 days" / "for 3 days from X" spans from X."""
@@ -171,7 +215,10 @@ class Composer:
             span = self.resolver.span(b)
             if span is None or span.start is None:
                 return None
-            spanning = self.text[a.start : a.end].lower().startswith("for")
+            # "for 3 days from X" and "a day starting X" span from X; "3 days after X" moves it.
+            spanning = self.text[a.start : a.end].lower().startswith("for") or shift[
+                "w"
+            ].lower().startswith(("starting", "beginning"))
             sign = -1 if shift["w"].lower().startswith(("before", "prior")) else 1
             moved, calendar_only = shift_by(self.resolver.ctx, span.start, a.duration, sign)
             if spanning:
@@ -232,6 +279,25 @@ class Composer:
         return Node(
             prefix.start(), node.end, "week_of", date=DateSpec(concrete=monday, grain=Grain.WEEK)
         )
+
+
+def _same_day_instant(day: Node, moment: Node) -> Node | None:
+    """ "today in one hour": a day that only restates the day of an exact instant."""
+    fixed = moment.fixed
+    spec = day.date
+    if (
+        fixed is None
+        or fixed.interval
+        or fixed.value is None
+        or spec is None
+        or spec.concrete is None
+        or not spec.is_day
+        or day.clock is not None
+        or day.pod is not None
+        or not day.is_point
+    ):
+        return None
+    return moment if fixed.value.date() == spec.concrete else None
 
 
 def _join(a: Node, b: Node, start: int, end: int) -> Node | None:

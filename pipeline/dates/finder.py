@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pipeline.dates import lexicon
+from pipeline.dates import lexicon, periods  # noqa: F401  (periods registers its rules)
 from pipeline.dates.compose import Composer
 from pipeline.dates.model import Node
 from pipeline.dates.resolve import Resolver, Span
@@ -125,6 +125,27 @@ _KEYWORDS = [
     "eoq",
     "eoy",
     *lexicon.ORDINAL_WORDS,
+    "spring",
+    "summer",
+    "autumn",
+    "fall",
+    "winter",
+    "season",
+    "decade",
+    "century",
+    "twenties",
+    "thirties",
+    "forties",
+    "fifties",
+    "sixties",
+    "seventies",
+    "eighties",
+    "nineties",
+    "easter",
+    "pentecost",
+    "whit",
+    "thanksgiving",
+    "date",
 ]
 _HOUR_WORDS = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 PREFILTER = re.compile(

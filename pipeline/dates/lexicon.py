@@ -98,6 +98,7 @@ UNITS: Mapping[str, Grain] = {
     "h": Grain.HOUR,
     "day": Grain.DAY,
     "d": Grain.DAY,
+    "night": Grain.DAY,
     "week": Grain.WEEK,
     "wk": Grain.WEEK,
     "w": Grain.WEEK,
@@ -133,7 +134,16 @@ _ONES = [
     "eighteen",
     "nineteen",
 ]
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _ORD_ONES = [
     "zeroth",
     "first",
@@ -222,8 +232,26 @@ DAY_ANY = r"(?:" + DAY_NUM + "|" + ORD_WORD + ")"
 YEAR4 = r"(?:1[89]\d\d|2[01]\d\d)"
 UNIT = (
     r"(?:business|working|work|biz)\s?days?|"
-    r"(?:secs?|seconds?|mins?|minutes?|mns?|hours?|hrs?|h|days?|weeks?|wks?|fortnights?|"
+    r"(?:secs?|seconds?|mins?|minutes?|mns?|hours?|hrs?|h|days?|nights?|weeks?|wks?|fortnights?|"
     r"months?|mths?|quarters?|qtrs?|years?|yrs?)"
+)
+# Years written as words: "nineteen eighty six", "nineteen hundred and five", "twenty
+# twenty-four", "two thousand and fifteen", "nineteen oh five". A bare "twenty five" is a
+# number, not 2005, so a century word needs a tail of ten or more (or "oh"/"hundred").
+_TAIL_WORDS = {w: v for w, v in NUMBER_WORDS.items() if 10 <= v <= 99}
+_CENTURY_WORDS = {"eighteen": 18, "nineteen": 19, "twenty": 20, "twenty one": 21}
+YEAR_WORDS = (
+    r"(?:two\s+thousand(?:\s+(?:and\s+)?"
+    + alternation(w for w, v in NUMBER_WORDS.items() if 1 <= v <= 99)
+    + r")?|"
+    + alternation(_CENTURY_WORDS)
+    + r"\s+(?:hundred(?:\s+and)?\s+"
+    + alternation(w for w, v in NUMBER_WORDS.items() if 1 <= v <= 99)
+    + r"|(?:oh|o)\s+"
+    + alternation(w for w, v in NUMBER_WORDS.items() if 1 <= v <= 9)
+    + "|"
+    + alternation(_TAIL_WORDS)
+    + "))"
 )
 THIS = r"(?:this|current|the current|present)"
 NEXT = r"(?:next|nxt|the next|following|the following|coming|the coming|upcoming|the upcoming)"
@@ -238,6 +266,20 @@ def number_value(token: str) -> float:
     if key in NUMBER_WORDS:
         return NUMBER_WORDS[key]
     return float(key.replace(",", "."))
+
+
+def year_words_value(token: str) -> int:
+    """The year in "nineteen eighty six", "two thousand and fifteen", "twenty twenty-four"."""
+    words = re.sub(r"\s+", " ", token.strip().lower()).replace(" and ", " ")
+    if words.startswith("two thousand"):
+        rest = words[len("two thousand") :].strip()
+        return 2000 + (NUMBER_WORDS[rest] if rest else 0)
+    for century, value in sorted(_CENTURY_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if words.startswith(century + " "):
+            rest = words[len(century) :].strip()
+            rest = re.sub(r"^(?:hundred|oh|o) ", "", rest)
+            return value * 100 + NUMBER_WORDS[rest]
+    raise ValueError(f"not a year: {token!r}")
 
 
 def day_value(token: str) -> int:
@@ -275,6 +317,8 @@ def unit_value(token: str) -> tuple[Grain, float, bool]:
 
 def expand_year(year: str, ref_year: int, window: int) -> int:
     """A 2- or 4-digit year; two digits go to the century closest to ``ref_year``."""
+    if re.search(r"[a-z]", year, re.IGNORECASE):
+        return year_words_value(year)
     value = int(year.lstrip("'"))
     if len(year.lstrip("'")) > 2:
         return value

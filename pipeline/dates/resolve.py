@@ -187,7 +187,9 @@ class Resolver:
                     Grain.HOUR,
                     True,
                 )
-            is_span = node.date.span_end is not None
+            # Named periods ("next week", "March", "2025", "Q3") are spans of their unit;
+            # a single day ("tomorrow", "the 5th") stays an instant.
+            is_span = node.date.span_end is not None or grain is not Grain.DAY
             return Span(calc.at(first, self.tz), calc.at(end, self.tz), grain, is_span)
         if node.clock is not None:
             moment = self.clock_undated(node.clock, node.pod, prefer)

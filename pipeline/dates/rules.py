@@ -27,12 +27,15 @@ from pipeline.dates.lexicon import (
     MONTHS,
     NEXT,
     NUM_WORD,
+    NUMBER_WORDS,
+    ORDINAL_WORDS,
     QUANTITY,
     SMALL_NUM_WORD,
     THIS,
     UNIT,
     WEEKDAY,
     YEAR4,
+    YEAR_WORDS,
     B,
     E,
     alternation,
@@ -294,6 +297,22 @@ def _now(m: re.Match[str], ctx: Context) -> Node:
 
 
 @rule(
+    "date_now",
+    r"(?:(?<=\bto\s)|(?<=\btill\s)|(?<=\buntil\s))date\b|"
+    + B
+    + r"(?:the\s+)?(?:current|today'?s|present)\s+(?:date|day)"
+    + E,
+)
+def _date_now(m: re.Match[str], ctx: Context) -> Node | None:
+    """ "from March to date", "till the current date": now, as a range end."""
+    if m.group(0).lower() == "date" and not re.search(
+        r"\b(?:from|since|between)\b", before(m, width=60), re.IGNORECASE
+    ):
+        return None  # "equals to date", "sales to date" name no span
+    return make_node(m, "now", fixed=Fixed(Grain.SECOND, value=ctx.ref.replace(microsecond=0)))
+
+
+@rule(
     "asap", B + r"(?:asap|a\.s\.a\.p\.?|as\s+soon\s+as\s+possible|as\s+soon\s+as\s+you\s+can)" + E
 )
 def _asap(m: re.Match[str], ctx: Context) -> Node:
@@ -437,6 +456,42 @@ def _year_month_day(m: re.Match[str], ctx: Context) -> Node | None:
     )
 
 
+_DAY_WORD = alternation(
+    [
+        *(w for w, v in ORDINAL_WORDS.items() if v <= 31),
+        *(w for w, v in NUMBER_WORDS.items() if 1 <= v <= 31),
+    ]
+)
+
+
+@rule(
+    "spelled_date",
+    B
+    + r"(?:(?P<m>"
+    + MONTH
+    + r")\s+(?:the\s+)?(?P<d>"
+    + _DAY_WORD
+    + r")|(?:the\s+)?(?P<d2>"
+    + _DAY_WORD
+    + r")\s+(?:(?:day\s+)?of\s+)?(?P<m2>"
+    + MONTH
+    + r"))(?:\s*,?\s*(?:of\s+|in\s+)?(?P<y>"
+    + YEAR_WORDS
+    + "|"
+    + YEAR4
+    + "))?"
+    + E,
+)
+def _spelled_date(m: re.Match[str], ctx: Context) -> Node | None:
+    """ "january twenty five nineteen eighty six", "the first of may two thousand and nine";
+    without a year only with a full month name ("june twenty five", not "may two")."""
+    month_token = m["m"] or m["m2"]
+    if not m["y"] and not re.fullmatch(_FULL_MONTHS, month_token, re.IGNORECASE):
+        return None
+    day = day_value(m["d"] or m["d2"])
+    return _date_node(m, "spelled_date", ctx.year(m["y"]), month_value(m["m"] or m["m2"]), day)
+
+
 def _calendar_node(m: re.Match[str], ctx: Context, name: str) -> Node | None:
     return _date_node(m, name, ctx.year(m["y"]), month_value(m["m"]), day_value(m["d"]))
 
@@ -477,6 +532,8 @@ _NOT_A_DATE_AFTER = r"(?!\s*(?:%|[ap]\.?m\b|h\b|hrs?\b|hours?\b|" + UNIT + r"\b|
 )
 def _dotted_date(m: re.Match[str], ctx: Context) -> Node | None:
     day, month = int(m["d"]), int(m["m"])
+    if not m["dot"] and _dotted_time_range(m):
+        return None
     if not m["dot"]:
         # "13.1", "16.12": without a closing dot it must not look like a decimal or a time.
         if len(m["m"]) < 2 and day <= 12:
@@ -511,6 +568,8 @@ def _slash_date(m: re.Match[str], ctx: Context) -> Node | None:
     + MONTH
     + r")\s*,?\s*(?:of\s+|in\s+)?(?P<y>"
     + YEAR4
+    + "|"
+    + YEAR_WORDS
     + r")|(?P<mn>0?[1-9]|1[0-2])"
     r"\s*[/-]\s*(?P<y2>"
     + YEAR4
@@ -522,7 +581,7 @@ def _slash_date(m: re.Match[str], ctx: Context) -> Node | None:
 )
 def _month_year(m: re.Match[str], ctx: Context) -> Node:
     month = month_value(m["m"]) if m["m"] else int(m["mn"] or m["mn2"])
-    year = int(m["y"] or m["y2"] or m["y3"])
+    year = expand_year(m["y"] or m["y2"] or m["y3"], ctx.ref.year, 50)
     return make_node(m, "month_year", date=DateSpec(year=year, month=month))
 
 
@@ -614,12 +673,21 @@ def _month_only(m: re.Match[str], ctx: Context) -> Node | None:
     + YEAR4
     + r"|\d{1,4}(?=\s*(?:a\.?d\b|a\.d\.)))(?P<ad>\s*a\.?d\.?)?"
     + E
-    + r"(?![-/.]\d|\s*(?:%|"
+    + r"(?!(?![-–~]\s*"
+    + YEAR4
+    + r"\b)[-/.]\d|\s*(?:%|"
     + UNIT
     + r")\b)",
 )
 def _year(m: re.Match[str], ctx: Context) -> Node | None:
     context = before(m, width=20)
+    if not m["ad"] and _YEAR_RANGE.search(m.string, max(0, m.start() - 12), m.end() + 12):
+        in_range = any(
+            f.start() <= m.start() < f.end()
+            for f in _YEAR_RANGE.finditer(m.string, max(0, m.start() - 12), m.end() + 12)
+        )
+        if in_range and not _year_range_side(m):
+            return None
     glued = re.search(r"(\d{3,4})\s*[-–]\s*$", context)
     if glued and not re.fullmatch(YEAR4, glued[1]):
         return None  # "1440-1825" is a range of clock times
@@ -1045,6 +1113,19 @@ def _clock(
     return Clock(hour, minute, second, grain, mer, explicit, offset)
 
 
+_DOTTED_PAIR = re.compile(r"(?<![\d.])(\d{1,2})[.:](\d\d)\s*[-–]\s*(\d{1,2})[.:](\d\d)(?![\d.])")
+
+
+def _dotted_time_range(m: re.Match[str]) -> bool:
+    """ "17.05-18.15": a range whose other end cannot be a date makes both ends times."""
+    for found in _DOTTED_PAIR.finditer(m.string, max(0, m.start() - 8), m.end() + 8):
+        if found.start() <= m.start() < found.end():
+            ends = [(int(found[1]), int(found[2])), (int(found[3]), int(found[4]))]
+            if all(h <= 23 and mi <= 59 for h, mi in ends):
+                return any(mi > 12 or h > 31 or h == 0 for h, mi in ends)
+    return False
+
+
 @rule(
     "clock_hm",
     r"(?<![\w/.:$€£₹])(?P<h>[01]?\d|2[0-4])\s?(?P<sep>[:h.])\s?(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?"
@@ -1055,7 +1136,7 @@ def _clock_hm(m: re.Match[str], ctx: Context) -> Node | None:
     if m["sep"] == "." and not (m["mer"] or m["hs"] or m["tz"]):
         # "9.30" is a time, "12.10" may be a date: dotted times need a sign.
         looks_like_date = 1 <= hour <= 31 and 1 <= minute <= 12
-        if looks_like_date and not DOT_TIME_CONTEXT.search(before(m)):
+        if looks_like_date and not DOT_TIME_CONTEXT.search(before(m)) and not _dotted_time_range(m):
             return None
     second = int(m["s"]) if m["s"] else 0
     grain = Grain.SECOND if m["s"] else Grain.MINUTE
@@ -1105,6 +1186,29 @@ _COMPACT_CONTEXT = re.compile(
 )
 
 
+_YEAR_RANGE = re.compile(
+    r"(?<![\d:.])(?P<a>" + YEAR4 + r")\s*[-–~]\s*(?P<b>" + YEAR4 + r")(?![\d:.])"
+)
+
+
+def _year_range_side(m: re.Match[str]) -> bool:
+    """ "2014-2018": a glued range of two years, not of clock times. Times win only when
+    both ends are valid times and one is on a quarter hour ("1900-2030")."""
+    text = m.string
+    for found in _YEAR_RANGE.finditer(text, max(0, m.start() - 12), min(len(text), m.end() + 12)):
+        if found.start() <= m.start() < found.end():
+            ends = [(int(v[:2]), int(v[2:])) for v in (found["a"], found["b"])]
+            if any(h > 23 or mi > 59 for h, mi in ends):
+                return True
+            return int(found["b"]) > int(found["a"]) and not {mi for _, mi in ends} & {
+                0,
+                15,
+                30,
+                45,
+            }
+    return False
+
+
 @rule(
     "clock_compact",
     r"(?<![\w/.:$€£₹])(?P<h>[01]?\d|2[0-3])(?P<mi>[0-5]\d)(?:\s*"
@@ -1118,6 +1222,8 @@ _COMPACT_CONTEXT = re.compile(
 def _clock_compact(m: re.Match[str], ctx: Context) -> Node | None:
     """ "1030", "0930-1045", "1140 am": digits alone are a time only in a time context."""
     if not (m["mer"] or m["rng"] or _COMPACT_CONTEXT.search(before(m))):
+        return None
+    if not m["mer"] and _year_range_side(m):
         return None
     clock = _clock(m, int(m["h"]), int(m["mi"]), grain=Grain.MINUTE, explicit=len(m["h"]) == 2)
     return make_node(m, "clock_compact", clock=clock) if clock else None
@@ -1220,14 +1326,56 @@ def _clock_context_hour(m: re.Match[str], ctx: Context) -> Node | None:
     return make_node(m, "clock_context_hour", clock=clock) if clock else None
 
 
+@rule(
+    "clock_spaced",
+    B
+    + r"(?P<h>[01]?\d|2[0-3]) (?P<mi>[0-5]\d)"
+    + E
+    + r"(?!\s*(?:[:./,-]\d|%|"
+    + UNIT
+    + r"|people|persons?|items?|pcs|units?|times?|x\b))",
+)
+def _clock_spaced(m: re.Match[str], ctx: Context) -> Node | None:
+    """ "at 12 15", "around 7 45": hour and minutes split by a space, after "at" and kin."""
+    if not _CTX_HOUR_BEFORE.search(before(m)):
+        return None
+    clock = _clock(m, int(m["h"]), int(m["mi"]), grain=Grain.MINUTE)
+    return make_node(m, "clock_spaced", clock=clock) if clock else None
+
+
 # ------------------------------------------------------------------------------ durations
-DURATION = r"(?P<q>" + QUANTITY + r")(?P<half>\s+and\s+an?\s+half)?\s*(?P<u>" + UNIT + ")"
+_DURATION_PART = r"(?:" + QUANTITY + r")(?:\s+and\s+an?\s+half)?\s*(?:" + UNIT + ")"
+_DURATION_PART_RE = re.compile(
+    r"(?P<q>" + QUANTITY + r")(?P<half>\s+and\s+an?\s+half)?\s*(?P<u>" + UNIT + ")" + E,
+    re.IGNORECASE,
+)
+# "2 years 1 month 21 days", "3 hours and 20 minutes", "a week, 2 days": parts in a row.
+DURATION_PARTS = r"(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s+)" + _DURATION_PART + E
+DURATION = (
+    r"(?P<dur>(?P<q>"
+    + QUANTITY
+    + r")(?P<half>\s+and\s+an?\s+half)?\s*(?P<u>"
+    + UNIT
+    + ")"
+    + E
+    + "(?:"
+    + DURATION_PARTS
+    + ")*)"
+)
+
+
+def parse_duration(text: str) -> Duration:
+    """All "<amount> <unit>" parts of a (possibly multi-part) duration."""
+    parts = []
+    for part in _DURATION_PART_RE.finditer(text):
+        grain, factor, business = unit_value(part["u"])
+        amount = number_value(part["q"]) * factor + (0.5 if part["half"] else 0)
+        parts.append((grain, amount, business))
+    return Duration(tuple(parts))
 
 
 def duration_of(m: re.Match[str]) -> Duration:
-    grain, factor, business = unit_value(m["u"])
-    amount = number_value(m["q"]) * factor + (0.5 if m["half"] else 0)
-    return Duration(((grain, amount, business),))
+    return parse_duration(m["dur"])
 
 
 def shift_by(
@@ -1316,15 +1464,38 @@ def _within_duration(m: re.Match[str], ctx: Context) -> Node:
     "next_n_units",
     B + r"(?:(?:in|over|during|for|within)\s+)?(?:(?P<rel>" + NEXT + "|" + LAST + r")\s+"
     r"(?P<q>" + QUANTITY + r")|(?:the\s+)?(?P<q2>" + QUANTITY + r")\s+(?P<rel2>next|last|past|"
-    r"coming|upcoming|previous|following))\s+(?P<u>" + UNIT + ")" + E,
+    r"coming|upcoming|previous|following))\s+(?P<u>"
+    + UNIT
+    + ")"
+    + E
+    + "(?P<more>(?:"
+    + DURATION_PARTS
+    + ")+)?",
 )
 def _next_n_units(m: re.Match[str], ctx: Context) -> Node | None:
-    """ "next 3 days" / "last 2 weeks": whole units after (before) the current one."""
+    """ "next 3 days" / "last 2 weeks": whole units after (before) the current one;
+    "the last 3 months and 2 weeks": that long up to today (from tomorrow, for "next")."""
     grain, factor, _ = unit_value(m["u"])
     count = number_value(m["q"] or m["q2"]) * factor
     if count != int(count) or count < 1:
         return None
+    singular = not m["u"].lower().endswith("s")
+    if m["q2"] and count > 1 and singular and m["rel2"].lower() in ("next", "last"):
+        return None  # "we'll be 3 next week": a head count, not "the next 3 weeks"
     step = direction(m["rel"] or m["rel2"])
+    if m["more"]:
+        duration = parse_duration(m.string[m.start("q" if m["q"] else "q2") : m.end()])
+        now = ctx.ref.replace(microsecond=0)
+        if any(g in _SUBDAY_GRAINS for g, _, _ in duration.parts):
+            other, _ = shift_by(ctx, now, duration, 1 if step > 0 else -1)
+            lo, hi = (now, other) if step > 0 else (other, now)
+            return make_node(
+                m, "next_n_units", fixed=Fixed(Grain.SECOND, start=lo, end=hi, interval=True)
+            )
+        anchor = calc.at(ctx.today + timedelta(days=1 if step > 0 else 0), ctx.ref.tzinfo)
+        other, _ = shift_by(ctx, anchor, duration, 1 if step > 0 else -1)
+        lo, hi = (anchor, other) if step > 0 else (other, anchor)
+        return make_node(m, "next_n_units", fixed=Fixed(Grain.DAY, start=lo, end=hi, interval=True))
     if "upcoming" in (m["rel"] or m["rel2"]).lower() and grain not in _SUBDAY_GRAINS:
         # "two upcoming weeks" names the week two ahead, as "in two weeks" does.
         start = calc.shift(

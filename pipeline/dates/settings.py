@@ -48,6 +48,11 @@ class DateSettings:
         when the day is known ("tomorrow at 3" is 15:00: nobody books 3 am by chat); hours
         from it up to 11 mean the morning. Undated bare hours take the next occurrence
         instead ("at 4" written at 10:00 is 16:00).
+    ``season_starts``
+        ``(month, day)`` on which spring, summer, autumn and winter begin (Northern
+        hemisphere, astronomical: 20 March, 21 June, 23 September, 21 December). "this
+        summer" runs from its start to the next season's start (exclusive); "winter 2025"
+        is the one that begins in December 2025. Southern-hemisphere users swap them.
     ``business_days``
         Weekdays (0 = Monday) that count in "in 5 business/working days".
     ``holiday_country``
@@ -73,10 +78,12 @@ class DateSettings:
     Product semantics that differ from Duckling-style corpora: "by X" is an instant
     deadline (not an interval from now); "end of month/week/year" is the last day (or
     ``end_of_week_weekday``) as an instant; "EOD" is ``end_of_day``; named periods
-    ("next week", "this month", "Q3") are instants at their grain, while explicit spans
-    (ranges, weekends, parts of a day, "beginning of next week") are intervals whose end is
-    exclusive at the grain. Today's weekday name ("friday" said on a Friday) means the
-    following week's day, since people say "today" for today.
+    ("next week", "this month", "Q3", "2025", "this summer", "the 90s", "H2") are intervals
+    ``[start, start + 1 unit)`` at their grain, like explicit spans (ranges, weekends,
+    parts of a day, "beginning of next week"): ends are exclusive at the grain. A single
+    day ("tomorrow", "the 5th") stays an instant. A range of named periods includes its
+    last one ("from May to Oct" runs to 1 November). Today's weekday name ("friday" said
+    on a Friday) means the following week's day, since people say "today" for today.
     """
 
     prefer: Prefer = "future"
@@ -89,6 +96,7 @@ class DateSettings:
     lunch: HourSpan = (12, 14)
     noon: int = 12
     ambiguous_pm_before: int = 7
+    season_starts: tuple[tuple[int, int], ...] = ((3, 20), (6, 21), (9, 23), (12, 21))
     business_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     holiday_country: str | None = None
     week_start: int = 0
@@ -108,6 +116,13 @@ class DateSettings:
             (
                 bool(self.business_days) and all(0 <= d <= 6 for d in self.business_days),
                 "business_days must be a non-empty tuple of weekdays 0..6",
+            ),
+            (
+                len(self.season_starts) == 4
+                and all(
+                    1 <= m <= 12 and 1 <= d <= 28 + (m != 2) * 2 for m, d in self.season_starts
+                ),
+                "season_starts must be four (month, day) pairs",
             ),
             (self.two_digit_year_window > 0, "two_digit_year_window must be positive"),
         ]

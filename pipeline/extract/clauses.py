@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pipeline.domain import Message, TimeMention
 from pipeline.extract.classify import Clause
 from pipeline.extract.cues import ACTION_VERB_WORDS, normalise
+from pipeline.nlp import VERB_TAGS
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -61,9 +62,9 @@ def _starts_clause(token: Token) -> bool:
         return True  # "… and book a call": the small model often tags "book" a noun here
     return (
         token.dep_ == "conj"
-        and token.pos_ == "VERB"
+        and token.tag_ in VERB_TAGS
         and token.head.dep_ == "ROOT"
-        and token.head.pos_ in ("VERB", "AUX")
+        and token.head.tag_ in VERB_TAGS
         and token.i > token.head.i
     )
 

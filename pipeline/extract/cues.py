@@ -113,6 +113,8 @@ COMMITMENT = re.compile(
         r"let me",
         r"i'll try to",
         r"i'm gonna",
+        r"happy to",
+        r"(?:i'm |am |i am )?sending (?:it|them|this|that|the)",
     )
 )
 MEETING_NOUNS = (
@@ -228,9 +230,9 @@ WORK_CUE = re.compile(
             MEETING.pattern,
             SCHEDULING.pattern,
             URGENT.pattern,
-            r"^(?:@?\w+[,:]?\s+)?" + words(ACTION_VERBS),
+            r"(?:^|[.!?,;]\s+|\bjust\s+)(?:@?\w+[,:]?\s+)?" + words(ACTION_VERBS),
             r"\blet'?s\b",
-            r"\?\s*$",
+            words(r"by", r"before", r"due", r"deadline", r"until", r"till", r"no later than"),
         )
     )
 )

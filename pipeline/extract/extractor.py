@@ -1,18 +1,22 @@
 """Message → items: the pipeline's core, for one message or a stream of them.
 
-Most chat lines are chit-chat ("ok", "👍", "thanks!"), so a cheap first pass (cue words
-and the date prefilter) decides which messages can hold work at all; only those go
+Most chat lines are chit-chat ("ok", "👍", "thanks!"), so a cheap first pass (request,
+commitment, meeting, scheduling and deadline cue words, or an action verb up front)
+decides which messages can hold work at all; only those go
 through spaCy, in batches with ``nlp.pipe``.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
 
 from pipeline import __version__
 from pipeline.config import Settings
@@ -34,13 +38,14 @@ from pipeline.extract.assign import addressee, assign
 from pipeline.extract.classify import (
     Classifier,
     Clause,
+    Prediction,
     get_intent_classifier,
     get_priority_classifier,
 )
 from pipeline.extract.clauses import split_clauses
 from pipeline.extract.policy import default_due
 from pipeline.extract.titles import make_title
-from pipeline.nlp import load_nlp
+from pipeline.nlp import KNOWN_ENTITIES, NOUN_TAGS, load_nlp
 from pipeline.roster import Roster, load_roster
 
 if TYPE_CHECKING:
@@ -48,17 +53,21 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 
+DEFERRED_PIPES = ("ner",)
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "DATE", "TIME"})
 _PRIORITY_RANK = {Priority.NORMAL: 0, Priority.HIGH: 1, Priority.URGENT: 2}
 _ANAPHORIC = re.compile(
     r"^(?:\w+\s+)?(?:it|this|that|them|these|those|one)(?:\s+(?:too|as well|also))?$", re.I
 )
-_GRAIN_STEP = {
+_GRAIN_STEP: dict[Grain, timedelta | relativedelta] = {
     Grain.SECOND: timedelta(seconds=1),
     Grain.MINUTE: timedelta(minutes=1),
     Grain.HOUR: timedelta(hours=1),
     Grain.DAY: timedelta(days=1),
     Grain.WEEK: timedelta(weeks=1),
+    Grain.MONTH: relativedelta(months=1),
+    Grain.QUARTER: relativedelta(months=3),
+    Grain.YEAR: relativedelta(years=1),
 }
 
 
@@ -75,6 +84,16 @@ class _Draft:
     assignee: str | None
     reason: str | None
     entities: list[Entity] = field(default_factory=list)
+
+
+@dataclass
+class _Classified:
+    """A parsed message and the clauses the classifiers say hold work."""
+
+    message: Message
+    doc: Doc
+    mentions: list[TimeMention]
+    work: list[tuple[Clause, Prediction, Prediction]]
 
 
 class Extractor:
@@ -99,6 +118,8 @@ class Extractor:
         self.resolver = resolver if resolver is not None else DateResolver()
         self.intent = intent if intent is not None else get_intent_classifier(settings)
         self.priority = priority if priority is not None else get_priority_classifier(settings)
+        # NER is the costliest component and only matters for messages that hold work.
+        self._deferred = tuple(name for name in DEFERRED_PIPES if name in self.nlp.pipe_names)
         self.version = (
             f"{__version__}+intent.{settings.intent_classifier}"
             f".priority.{settings.priority_classifier}"
@@ -108,41 +129,56 @@ class Extractor:
         """The cheap first pass: False means no item can come out of this message."""
         if message.kind is not MessageKind.TEXT or len(message.text.strip()) < 3:
             return False
-        return bool(
-            cues.WORK_CUE.search(cues.normalise(message.text))
-            or self.resolver.could_contain_time(message.text)
-        )
+        return cues.WORK_CUE.search(cues.normalise(message.text)) is not None
 
     def extract(self, message: Message) -> list[Item]:
         return next(self.extract_many([message]))[1]
 
     def extract_many(
-        self, messages: Iterable[Message], *, batch_size: int = 256
+        self, messages: Iterable[Message], *, batch_size: int = 256, workers: int = 1
     ) -> Iterator[tuple[Message, list[Item]]]:
-        """Yield ``(message, items)`` in input order, parsing candidates in batches."""
-        batch: list[Message] = []
-        for message in messages:
-            batch.append(message)
-            if len(batch) >= batch_size:
-                yield from self._extract_batch(batch)
-                batch = []
-        if batch:
-            yield from self._extract_batch(batch)
+        """Yield ``(message, items)`` in input order.
 
-    def _extract_batch(self, batch: Sequence[Message]) -> Iterator[tuple[Message, list[Item]]]:
-        candidates = [m for m in batch if self.could_hold_work(m)]
-        docs = dict(
-            zip(
-                (m.id for m in candidates),
-                self.nlp.pipe(cues.blank_marks(m.text) for m in candidates),
-                strict=True,
-            )
+        Only first-pass candidates are parsed, streamed through ``nlp.pipe``; ``workers``
+        above 1 parses in that many processes (worth it from a few thousand messages).
+        """
+        pending: deque[tuple[int, Message]] = deque()
+
+        def candidates() -> Iterator[tuple[str, int]]:
+            for number, message in enumerate(messages):
+                pending.append((number, message))
+                if self.could_hold_work(message):
+                    yield cues.blank_marks(message.text), number
+
+        parsed = self.nlp.pipe(
+            candidates(),
+            as_tuples=True,
+            disable=list(self._deferred),
+            batch_size=batch_size,
+            n_process=workers,
         )
-        for message in batch:
-            doc = docs.get(message.id)
-            yield message, (self._items(message, doc) if doc is not None else [])
+        ready: list[tuple[Message, _Classified | None]] = []
+        for doc, number in parsed:
+            while pending[0][0] != number:
+                ready.append((pending.popleft()[1], None))
+            message = pending.popleft()[1]
+            found = self._classify(message, doc)
+            ready.append((message, found if found.work else None))
+            if len(ready) >= batch_size:
+                yield from self._complete(ready)
+                ready = []
+        ready.extend((message, None) for _, message in pending)
+        yield from self._complete(ready)
 
-    def _items(self, message: Message, doc: Doc) -> list[Item]:
+    def _complete(
+        self, ready: list[tuple[Message, _Classified | None]]
+    ) -> Iterator[tuple[Message, list[Item]]]:
+        self._recognise_entities([found.doc for _, found in ready if found is not None])
+        for message, found in ready:
+            yield message, (self._items(found) if found is not None else [])
+
+    def _classify(self, message: Message, doc: Doc) -> _Classified:
+        """Clauses, time mentions, intent and priority: everything that needs no NER."""
         ref = self._local_time(message)
         mentions = [
             m
@@ -151,14 +187,30 @@ class Extractor:
         ]
         clauses = split_clauses(doc, message, mentions)
         if not clauses:
-            return []
+            return _Classified(message, doc, mentions, [])
         intents = self.intent.predict(clauses)
         priorities = self.priority.predict(clauses)
-        opened_on = addressee(doc[:])
+        work = [
+            (clause, intent, priority)
+            for clause, intent, priority in zip(clauses, intents, priorities, strict=True)
+            if intent.label != Intent.NONE
+        ]
+        return _Classified(message, doc, mentions, work)
+
+    def _recognise_entities(self, docs: list[Doc]) -> None:
+        """Run the statistical NER, deferred until now, on the messages that hold work only;
+        the known-entities component runs again so roster matches win over its guesses."""
+        for name in self._deferred:
+            docs = list(self.nlp.get_pipe(name).pipe(docs))
+        if self._deferred and KNOWN_ENTITIES in self.nlp.pipe_names:
+            known = self.nlp.get_pipe(KNOWN_ENTITIES)
+            for doc in docs:
+                known(doc)
+
+    def _items(self, found: _Classified) -> list[Item]:
+        opened_on = addressee(found.doc[:])
         drafts: list[_Draft] = []
-        for clause, intent, priority in zip(clauses, intents, priorities, strict=True):
-            if intent.label == Intent.NONE:
-                continue
+        for clause, intent, priority in found.work:
             self._add_draft(
                 drafts,
                 clause,
@@ -167,8 +219,8 @@ class Extractor:
                 intent.confidence,
                 opened_on,
             )
-        self._attach_loose_times(drafts, mentions, message)
-        return [self._finish(i, d, message) for i, d in enumerate(drafts)]
+        self._attach_loose_times(drafts, found.mentions, found.message)
+        return [self._finish(i, d, found.message) for i, d in enumerate(drafts)]
 
     def _local_time(self, message: Message) -> datetime:
         """The message time in its author's zone: "tomorrow at 2" from a New York team
@@ -300,7 +352,7 @@ def _modifies_noun(doc: Doc, mention: TimeMention) -> bool:
     token = following[0]
     if token.text in ("'s", "’s"):
         return True
-    return token.idx - mention.end_char <= 1 and token.pos_ == "NOUN" and not token.like_num
+    return token.idx - mention.end_char <= 1 and token.tag_ in NOUN_TAGS and not token.like_num
 
 
 def _deadline(mention: TimeMention) -> datetime | None:
