@@ -68,17 +68,15 @@ def run(total: int) -> dict[str, Any]:
         latencies.append((time.perf_counter() - tick) * 1000)
 
     messages = scaled(sample, total)
-    throughput = {}
-    for workers in (1, 2):
-        tick = time.perf_counter()
-        items = sum(len(found) for _, found in extractor.extract_many(messages, workers=workers))
-        throughput[workers] = round(total / (time.perf_counter() - tick))
+    tick = time.perf_counter()
+    items = sum(len(found) for _, found in extractor.extract_many(messages))
+    extract_seconds = time.perf_counter() - tick
     candidates = sum(extractor.could_hold_work(m) for m in sample)
 
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(f"sqlite:///{folder}/bench.db")
         tick = time.perf_counter()
-        results = extractor.extract_many(messages, workers=2)
+        results = extractor.extract_many(messages)
         batch: list[tuple[Message, list[Any]]] = []
         for pair in results:
             batch.append(pair)
@@ -94,8 +92,7 @@ def run(total: int) -> dict[str, Any]:
         "items": items,
         "candidate_share": round(candidates / len(sample), 3),
         "model_load_s": round(load_seconds, 2),
-        "batch_extract_msgs_per_s": throughput[1],
-        "batch_extract_2_workers_msgs_per_s": throughput[2],
+        "batch_extract_msgs_per_s": round(total / extract_seconds),
         "batch_import_sqlite_msgs_per_s": round(total / import_seconds),
         "single_latency_ms": {
             "p50": round(percentile(latencies, 50), 2),
@@ -125,11 +122,9 @@ def write_reports(figures: dict[str, Any], out: Path) -> None:
         "",
         "| measure | value |",
         "| --- | --- |",
-        f"| batch extraction ({figures['messages']:,} messages), 1 process | "
+        f"| batch extraction ({figures['messages']:,} messages, one process) | "
         f"{figures['batch_extract_msgs_per_s']:,} messages/s |",
-        f"| batch extraction, spaCy in 2 worker processes | "
-        f"{figures['batch_extract_2_workers_msgs_per_s']:,} messages/s |",
-        f"| batch extraction (2 workers) + SQLite storage | "
+        f"| batch extraction + SQLite storage | "
         f"{figures['batch_import_sqlite_msgs_per_s']:,} messages/s |",
         f"| single message latency p50 / p99 / max | {latency['p50']} / {latency['p99']} / "
         f"{latency['max']} ms (n = {latency['n']}) |",

@@ -32,8 +32,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Starting worker processes costs a few seconds; below this many messages one is faster.
-MULTIPROCESS_FROM = 5_000
 console = Console()
 errors = Console(stderr=True)
 
@@ -280,8 +278,7 @@ def import_command(
     ):
         task = progress.add_task(f"Importing {parsed.chat}", total=len(parsed.messages))
         counts.unparsed_lines = len(parsed.unparsed)
-        workers = settings.workers if len(parsed.messages) >= MULTIPROCESS_FROM else 1
-        results = extractor.extract_many(parsed.messages, workers=workers)
+        results = extractor.extract_many(parsed.messages)
         for batch in _chunks(results, 500):
             counts.add(
                 store.ingest(batch, extractor_version=extractor.version, tenant=settings.tenant)

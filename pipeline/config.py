@@ -15,8 +15,7 @@ team_file              CHAT2TASK_TEAM_FILE                    roster + CRM accou
 tenant                 CHAT2TASK_TENANT                       organisation the data belongs to
 intent_classifier      CHAT2TASK_INTENT_CLASSIFIER            registered classifier name
 priority_classifier    CHAT2TASK_PRIORITY_CLASSIFIER          registered classifier name
-workers                CHAT2TASK_WORKERS                      processes spaCy parses with in big
-                                                              imports (1 = in-process)
+models_dir             CHAT2TASK_MODELS_DIR                   where trained models live
 event_minutes          —                                      default length of a timed event
 due_policy             —                                      default deadlines (see DueRule)
 =====================  =====================================  ===============================
@@ -37,6 +36,7 @@ from pipeline.domain import Priority
 from pipeline.errors import ConfigError
 
 ENV_PREFIX = "CHAT2TASK_"
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 ENV_KEYS = (
     "database_url",
     "spacy_model",
@@ -45,7 +45,7 @@ ENV_KEYS = (
     "tenant",
     "intent_classifier",
     "priority_classifier",
-    "workers",
+    "models_dir",
 )
 
 
@@ -89,7 +89,7 @@ class Settings(BaseModel):
     tenant: str = "default"
     intent_classifier: str = "rules"
     priority_classifier: str = "rules"
-    workers: int = Field(default=1, ge=1)
+    models_dir: Path = DEFAULT_MODELS_DIR
     event_minutes: int = Field(default=60, gt=0)
     due_policy: tuple[DueRule, ...] = DEFAULT_DUE_POLICY
 

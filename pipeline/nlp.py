@@ -41,7 +41,10 @@ class KnownEntities:
         self._matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._labels: dict[int, tuple[str, str]] = {}
 
-    def add_roster(self, roster: Roster) -> None:
+    def set_roster(self, roster: Roster) -> None:
+        """Replace every known entity with ``roster``'s people and accounts."""
+        self._matcher = PhraseMatcher(self._nlp.vocab, attr="LOWER")
+        self._labels.clear()
         for person in roster.team:
             self._add("PERSON", person.name, person.handles, with_at=True)
         for account in roster.accounts:
@@ -94,5 +97,5 @@ def load_nlp(model: str, roster: Roster | None = None) -> Language:
     component = nlp.add_pipe(KNOWN_ENTITIES, after="ner" if "ner" in nlp.pipe_names else None)
     if roster is not None:
         assert isinstance(component, KnownEntities)
-        component.add_roster(roster)
+        component.set_roster(roster)
     return nlp

@@ -7,7 +7,9 @@ from datetime import datetime
 import pytest
 
 from pipeline.domain import Grain, ItemType, MessageKind, Priority
+from pipeline.config import Settings
 from pipeline.extract import Extractor
+from pipeline.roster import Person, Roster
 from tests.conftest import LONDON, MONDAY_10AM, MessageFactory
 
 
@@ -200,12 +202,16 @@ def test_times_resolve_in_the_message_timezone(
     assert item.due is not None and item.due.utcoffset() == evening.utcoffset()
 
 
-def test_worker_processes_give_the_same_items(
-    extractor: Extractor, message: MessageFactory
+
+def test_switching_roster_changes_who_is_known(
+    settings: Settings, roster: Roster, message: MessageFactory
 ) -> None:
-    texts = ["ok", "John, send the deck to Acme by Friday", "lol", "call with Globex Monday 3pm"]
-    messages = [message(t) for t in texts * 3]
-    in_process = list(extractor.extract_many(messages, batch_size=4))
-    with_workers = list(extractor.extract_many(messages, batch_size=4, workers=2))
-    assert with_workers == in_process
-    assert sum(len(items) for _, items in with_workers) == 6
+    other = Roster(team=(Person(name="Maria Lopez", aliases=("Maria",)),))
+    extractor = Extractor(settings, roster=roster)
+    extractor.use_roster(other)
+    (item,) = extractor.extract(message("Maria, can you send the deck to John?"))
+    assert item.assignee == "Maria Lopez"
+    assert not any(e.key == "John Smith" for e in item.entities)
+    extractor.use_roster(roster)
+    (item,) = extractor.extract(message("John, can you send the deck to Maria?"))
+    assert item.assignee == "John Smith"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+from spacy.pipeline import TrainablePipe
 
 from pipeline import __version__
 from pipeline.config import Settings
@@ -45,7 +46,7 @@ from pipeline.extract.classify import (
 from pipeline.extract.clauses import split_clauses
 from pipeline.extract.policy import default_due
 from pipeline.extract.titles import make_title
-from pipeline.nlp import KNOWN_ENTITIES, NOUN_TAGS, load_nlp
+from pipeline.nlp import KNOWN_ENTITIES, NOUN_TAGS, KnownEntities, load_nlp
 from pipeline.roster import Roster, load_roster
 
 if TYPE_CHECKING:
@@ -125,6 +126,15 @@ class Extractor:
             f".priority.{settings.priority_classifier}"
         )
 
+    def use_roster(self, roster: Roster) -> None:
+        """Switch to another team (e.g. per conversation in an evaluation) without
+        reloading spaCy."""
+        self.roster = roster
+        if KNOWN_ENTITIES in self.nlp.pipe_names:
+            component = self.nlp.get_pipe(KNOWN_ENTITIES)
+            assert isinstance(component, KnownEntities)
+            component.set_roster(roster)
+
     def could_hold_work(self, message: Message) -> bool:
         """The cheap first pass: False means no item can come out of this message."""
         if message.kind is not MessageKind.TEXT or len(message.text.strip()) < 3:
@@ -135,13 +145,11 @@ class Extractor:
         return next(self.extract_many([message]))[1]
 
     def extract_many(
-        self, messages: Iterable[Message], *, batch_size: int = 256, workers: int = 1
+        self, messages: Iterable[Message], *, batch_size: int = 256
     ) -> Iterator[tuple[Message, list[Item]]]:
-        """Yield ``(message, items)`` in input order.
-
-        Only first-pass candidates are parsed, streamed through ``nlp.pipe``; ``workers``
-        above 1 parses in that many processes (worth it from a few thousand messages).
-        """
+        """Yield ``(message, items)`` in input order; only first-pass candidates are parsed,
+        streamed through ``nlp.pipe``. (spaCy's ``n_process`` was measured to gain nothing
+        here: on two cores the main process's date and NER work is the bottleneck.)"""
         pending: deque[tuple[int, Message]] = deque()
 
         def candidates() -> Iterator[tuple[str, int]]:
@@ -155,7 +163,6 @@ class Extractor:
             as_tuples=True,
             disable=list(self._deferred),
             batch_size=batch_size,
-            n_process=workers,
         )
         ready: list[tuple[Message, _Classified | None]] = []
         for doc, number in parsed:
@@ -201,7 +208,9 @@ class Extractor:
         """Run the statistical NER, deferred until now, on the messages that hold work only;
         the known-entities component runs again so roster matches win over its guesses."""
         for name in self._deferred:
-            docs = list(self.nlp.get_pipe(name).pipe(docs))
+            component = self.nlp.get_pipe(name)
+            assert isinstance(component, TrainablePipe)
+            docs = list(component.pipe(docs))  # batched; annotates the same Doc objects
         if self._deferred and KNOWN_ENTITIES in self.nlp.pipe_names:
             known = self.nlp.get_pipe(KNOWN_ENTITIES)
             for doc in docs:
