@@ -82,9 +82,7 @@ def compare(
         "work_messages_expected": len(expected),
         "detection_precision": _ratio(both, both + counts["false_positive"]),
         "detection_recall": _ratio(both, len(expected)),
-        "on_detected": {
-            k: _ratio(counts[k], both) for k in ("type", "priority", "assignee")
-        },
+        "on_detected": {k: _ratio(counts[k], both) for k in ("type", "priority", "assignee")},
         "title_token_f1": round(title_f1 / both, 3) if both else 0.0,
         "item_count_agreement": _ratio(counts["item_count"], both),
     }
@@ -100,9 +98,7 @@ def main() -> None:
     settings = load_settings(CONFIG)
     extractor = Extractor(settings)
     messages = parse_export(SAMPLE, tz=settings.timezone).messages
-    found = {
-        m.line: items for m, items in extractor.extract_many(messages) if items and m.line
-    }
+    found = {m.line: items for m, items in extractor.extract_many(messages) if items and m.line}
     expected = {
         row["line"]: row["items"]
         for row in map(json.loads, EXPECTED.read_text(encoding="utf-8").splitlines())

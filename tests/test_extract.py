@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from pipeline.domain import Grain, ItemType, MessageKind, Priority
 from pipeline.config import Settings
+from pipeline.domain import Grain, ItemType, MessageKind, Priority
 from pipeline.extract import Extractor
 from pipeline.roster import Person, Roster
 from tests.conftest import LONDON, MONDAY_10AM, MessageFactory
@@ -200,7 +200,6 @@ def test_times_resolve_in_the_message_timezone(
     (item,) = extractor.extract(message("send the deck tomorrow", at=evening))
     assert item.due == at(24)
     assert item.due is not None and item.due.utcoffset() == evening.utcoffset()
-
 
 
 def test_switching_roster_changes_who_is_known(
