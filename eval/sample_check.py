@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from eval.harness.metrics import token_f1
 from pipeline.config import load_settings
 from pipeline.domain import Item
 from pipeline.extract import Extractor
@@ -30,18 +30,6 @@ CONFIG = ROOT / "data" / "config.example.yaml"
 
 def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 3) if whole else 0.0
-
-
-def token_f1(got: str, want: str) -> float:
-    """Bag-of-words F1 between two titles, case-insensitive (SQuAD-style)."""
-    got_tokens = Counter(re.findall(r"\w+", got.casefold()))
-    want_tokens = Counter(re.findall(r"\w+", want.casefold()))
-    common = sum((got_tokens & want_tokens).values())
-    if not common:
-        return 0.0
-    precision = common / sum(got_tokens.values())
-    recall = common / sum(want_tokens.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 def compare(

@@ -68,9 +68,7 @@ def assign(
             return Assignment(ent.kb_id_ or ent.text.lstrip("@"), "named")
     if opened_on is not None and not _COMMITMENT_START.match(normalised):
         return Assignment(opened_on, "addressed")
-    if author is not None and (
-        _COMMITMENT_START.match(normalised) or cues.COMMITMENT.match(normalised)
-    ):
+    if author is not None and cues.COMMITMENT.search(normalised):
         person = roster.person(author)
         return Assignment(person.name if person else author, "author")
     rule = roster.role_for(span.text)

@@ -38,7 +38,9 @@ _EVENT_FRAME = (
     r"|(?:schedule|book|set\s+up|arrange|organi[sz]e|plan|put\s+in|add)"
     r"(?:\s+(?:a|an|the|our|my|your))?)\b\s*"
 )
-_LEADING = re.compile(rf"^(?:{_GREETING}|{_LABEL}|{_REQUEST})", re.IGNORECASE)
+# A short lead-in before the instruction: "Not yet, I'll chase them", "Sarah I'll send…".
+_LEAD_IN = r"(?:[^,.!?]{1,25}?[,]?\s+(?=(?:i'?ll|i\s+will|can\s+you|could\s+you|pls|please)\b))"
+_LEADING = re.compile(rf"^(?:{_GREETING}|{_LABEL}|{_REQUEST}|{_LEAD_IN})", re.IGNORECASE)
 _LEADING_EVENT = re.compile(rf"^{_EVENT_FRAME}", re.IGNORECASE)
 _ADDRESSEE = re.compile(r"^@?[\w.\-]+(?:\s+[A-Z][\w\-]*)?\s*[,:]\s*|^@[\w.\-]+\s+", re.UNICODE)
 _ARTICLE = re.compile(r"\b(?:the|a|an)\s+(?=\S)", re.IGNORECASE)
