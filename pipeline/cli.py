@@ -435,3 +435,15 @@ def events(
         tz,
         config,
     )
+
+
+def _register_extensions() -> None:
+    """Commands that live beside their code: ``train`` (models) and ``eval`` (harness)."""
+    from eval.commands import register as register_eval
+    from pipeline.learn.commands import register as register_train
+
+    register_train(app)
+    register_eval(app)
+
+
+_register_extensions()
