@@ -23,7 +23,8 @@ from pipeline import __version__
 from pipeline.config import Settings, load_settings
 from pipeline.domain import ItemType, Message, Priority
 from pipeline.errors import Chat2TaskError, InputError
-from pipeline.jsonl import atomic_output, dump_line, parse_at, parse_zone, read_records
+from pipeline.jsonl import atomic_output, dump_line, parse_at, read_records
+from pipeline.zones import parse_zone
 
 app = typer.Typer(
     name="chat2task",
@@ -375,66 +376,43 @@ LimitOption = Annotated[int, typer.Option(help="At most this many rows.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
-@app.command()
-def tasks(
-    status: StatusOption = StatusChoice.OPEN,
-    priority: PriorityOption = None,
-    assignee: AssigneeOption = None,
-    chat: ChatOption = None,
-    search: SearchOption = None,
-    after: AfterOption = None,
-    before: BeforeOption = None,
-    limit: LimitOption = 100,
-    fmt: FormatOption = Format.TABLE,
-    tz: TzOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """List stored tasks."""
-    _list_items(
-        ItemType.TASK,
-        status,
-        priority,
-        assignee,
-        chat,
-        search,
-        after,
-        before,
-        limit,
-        fmt,
-        tz,
-        config,
-    )
+def _list_command(item_type: ItemType) -> Any:
+    """The ``tasks`` and ``events`` commands: same filters, one item type each."""
+
+    def command(
+        status: StatusOption = StatusChoice.OPEN,
+        priority: PriorityOption = None,
+        assignee: AssigneeOption = None,
+        chat: ChatOption = None,
+        search: SearchOption = None,
+        after: AfterOption = None,
+        before: BeforeOption = None,
+        limit: LimitOption = 100,
+        fmt: FormatOption = Format.TABLE,
+        tz: TzOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        _list_items(
+            item_type,
+            status,
+            priority,
+            assignee,
+            chat,
+            search,
+            after,
+            before,
+            limit,
+            fmt,
+            tz,
+            config,
+        )
+
+    command.__doc__ = f"List stored {'tasks' if item_type is ItemType.TASK else 'calendar events'}."
+    return command
 
 
-@app.command()
-def events(
-    status: StatusOption = StatusChoice.OPEN,
-    priority: PriorityOption = None,
-    assignee: AssigneeOption = None,
-    chat: ChatOption = None,
-    search: SearchOption = None,
-    after: AfterOption = None,
-    before: BeforeOption = None,
-    limit: LimitOption = 100,
-    fmt: FormatOption = Format.TABLE,
-    tz: TzOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """List stored calendar events."""
-    _list_items(
-        ItemType.EVENT,
-        status,
-        priority,
-        assignee,
-        chat,
-        search,
-        after,
-        before,
-        limit,
-        fmt,
-        tz,
-        config,
-    )
+app.command("tasks")(_list_command(ItemType.TASK))
+app.command("events")(_list_command(ItemType.EVENT))
 
 
 def _register_extensions() -> None:

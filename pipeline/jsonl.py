@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pipeline.errors import InputError, JsonlError
+from pipeline.zones import parse_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +69,6 @@ def _record(raw: str, number: int, path: str, default_tz: str, now: datetime) ->
         at=at,
         author=str(author) if author is not None else None,
     )
-
-
-def parse_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(
-            f"unknown timezone {name!r}: use an IANA name such as Europe/London"
-        ) from exc
 
 
 def parse_at(value: Any, zone: ZoneInfo, now: datetime) -> datetime:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pipeline.domain import Item, Message
 from pipeline.errors import InputError
+from pipeline.learn.data import message_from_row
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LABELLED_DIR = REPO_ROOT / "data" / "labelled"
@@ -103,17 +103,8 @@ def load_file(path: Path) -> list[GoldMessage]:
 
 
 def _gold(row: dict[str, Any]) -> GoldMessage:
-    sent_at = datetime.fromisoformat(row["at"]).astimezone(ZoneInfo(row["tz"]))
-    message = Message(
-        id=row["id"],
-        chat=row["conversation"],
-        author=row["author"],
-        sent_at=sent_at,
-        text=row["text"],
-        source="labelled",
-    )
     return GoldMessage(
-        message=message,
+        message=message_from_row(row),
         domain=row.get("domain", ""),
         participants=tuple(row["participants"]),
         intent=row["intent"],

@@ -99,18 +99,21 @@ def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
                     raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
 
 
-def _record(row: dict[str, Any]) -> LabelledMessage:
-    sent_at = datetime.fromisoformat(row["at"]).astimezone(ZoneInfo(row["tz"]))
-    message = Message(
+def message_from_row(row: dict[str, Any]) -> Message:
+    """The chat message of one labelled line, sent at ``at`` in its own ``tz``."""
+    return Message(
         id=row["id"],
         chat=row["conversation"],
         author=row["author"],
-        sent_at=sent_at,
+        sent_at=datetime.fromisoformat(row["at"]).astimezone(ZoneInfo(row["tz"])),
         text=row["text"],
         source="labelled",
     )
+
+
+def _record(row: dict[str, Any]) -> LabelledMessage:
     return LabelledMessage(
-        message=message,
+        message=message_from_row(row),
         conversation=row["conversation"],
         participants=tuple(row["participants"]),
         intent=Intent(row["intent"]),

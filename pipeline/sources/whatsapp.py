@@ -19,14 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pipeline.domain import Message, MessageKind, content_id
-from pipeline.errors import ExportFormatError, InputError
+from pipeline.errors import ExportFormatError
 from pipeline.sources.archive import read_export_bytes
 from pipeline.sources.dates import DateOrder, Stamp, localize, resolve_date_order, ymd
 from pipeline.sources.encoding import decode_export
 from pipeline.sources.markers import Body, attachment, classify_body
+from pipeline.zones import parse_zone
 
 __all__ = ["DateOrder", "ParsedExport", "UnparsedLine", "parse_export", "parse_export_text"]
 
@@ -104,7 +105,7 @@ def parse_export(
     return _parse(
         decode_export(raw.data, raw.name),
         chat=chat or chat_name_from_path(path),
-        zone=_zone(tz),
+        zone=parse_zone(tz),
         forced_order=date_order,
         path=raw.name,
         media=raw.media,
@@ -120,7 +121,9 @@ def parse_export_text(
     path: str | None = None,
 ) -> ParsedExport:
     """Parse already decoded export text; ``path`` only labels errors."""
-    return _parse(text, chat=chat, zone=_zone(tz), forced_order=date_order, path=path, media={})
+    return _parse(
+        text, chat=chat, zone=parse_zone(tz), forced_order=date_order, path=path, media={}
+    )
 
 
 def chat_name_from_path(path: Path) -> str:
@@ -130,15 +133,6 @@ def chat_name_from_path(path: Path) -> str:
     """
     found = _CHAT_FILE.fullmatch(path.stem)
     return found["chat"].strip() if found else path.stem
-
-
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(
-            f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Berlin'"
-        ) from exc
 
 
 def _parse(
