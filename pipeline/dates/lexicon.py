@@ -112,7 +112,7 @@ UNITS: Mapping[str, Grain] = {
     "y": Grain.YEAR,
 }
 
-_ONES = [
+ONES = [
     "zero",
     "one",
     "two",
@@ -170,12 +170,12 @@ _ORD_TENS = {"twentieth": 20, "thirtieth": 30}
 
 
 def _number_words() -> dict[str, int]:
-    words = {w: i for i, w in enumerate(_ONES)}
+    words = {w: i for i, w in enumerate(ONES)}
     for tens, value in _TENS.items():
         words[tens] = value
         for i in range(1, 10):
             for sep in ("-", " ", ""):
-                words[f"{tens}{sep}{_ONES[i]}"] = value + i
+                words[f"{tens}{sep}{ONES[i]}"] = value + i
     return words
 
 

@@ -28,6 +28,7 @@ from pipeline.dates.lexicon import (
     NEXT,
     NUM_WORD,
     NUMBER_WORDS,
+    ONES,
     ORDINAL_WORDS,
     QUANTITY,
     SMALL_NUM_WORD,
@@ -136,22 +137,7 @@ TZ = (
     + alternation(k for k in TZ_OFFSETS if k != "z")
     + r")"
 )
-HOUR_WORD = alternation(
-    [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-    ]
-)
+HOUR_WORD = alternation(ONES[1:13])  # "one" … "twelve"
 MINUTE_WORD = NUM_WORD
 TODAY = r"(?:today|2day|tdy|tonite|tonight)"
 TOMORROW = (
