@@ -26,8 +26,7 @@ def postgres_server() -> URL:
     url = make_url(os.environ.get("CHAT2TASK_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     engine = create_engine(url, connect_args={"connect_timeout": 5})
     try:
-        with engine.connect():
-            pass
+        engine.connect().close()
     except SQLAlchemyError as exc:
         where = url.render_as_string(hide_password=True)
         message = f"PostgreSQL not reachable at {where}: {getattr(exc, 'orig', None) or exc}"
