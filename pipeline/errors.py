@@ -11,6 +11,8 @@ class Chat2TaskError(Exception):
     """Base class: ``code`` is stable, the message says what went wrong and what to do."""
 
     code = "C2T000"
+    #: Whether a background job failing with this error may succeed if tried again later.
+    retriable = False
 
     def __init__(self, message: str) -> None:
         super().__init__(f"[{self.code}] {message}")
@@ -68,3 +70,4 @@ class StorageError(Chat2TaskError):
     """The database cannot be reached, migrated or written."""
 
     code = "C2T300"
+    retriable = True

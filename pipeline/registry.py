@@ -10,3 +10,5 @@ import catalogue
 
 intent_classifiers = catalogue.create("chat2task", "intent_classifiers", entry_points=True)
 priority_classifiers = catalogue.create("chat2task", "priority_classifiers", entry_points=True)
+#: External systems items are pushed to (``chat2task_connectors``): name -> Connector class.
+connectors = catalogue.create("chat2task", "connectors", entry_points=True)

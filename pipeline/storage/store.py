@@ -133,7 +133,9 @@ class Store:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction; the repositories beside this module (contacts, outbound, sync…)
+        build on it so every table shares one engine and one error translation."""
         try:
             with self._engine.begin() as connection:
                 yield connection
@@ -144,7 +146,7 @@ class Store:
 
     def save_messages(self, messages: Sequence[Message], *, tenant: str = "default") -> SaveResult:
         """Store messages; ones already stored (same source, chat and id) are left as they are."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             ids, new = _insert_messages(
                 conn, _unique(messages, MessageRef.of), tenant, _now(), extracted_by=None
             )
@@ -181,7 +183,7 @@ class Store:
         for message, found in batch:
             _check_items(message, found)
             latest[MessageRef.of(message)] = (message, found)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             now = _now()
             ids, new = _insert_messages(
                 conn, [m for m, _ in latest.values()], tenant, now, extracted_by=extractor_version
@@ -194,7 +196,7 @@ class Store:
     def set_status(self, item_id: int, status: str, *, tenant: str = "default") -> StoredItem:
         """Mark an item open, done or cancelled; re-extraction never resets it."""
         value = _status(status)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             changed = conn.execute(
                 update(items)
                 .where(items.c.id == item_id, items.c.tenant == tenant)
@@ -218,7 +220,7 @@ class Store:
         The run is committed when it starts, so a crashed import stays visible (no
         ``finished_at``); a failed one records its error.
         """
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             run_id = conn.execute(
                 import_runs.insert()
                 .values(tenant=tenant, source=source, chat=chat, path=path, started_at=_now())
@@ -232,7 +234,7 @@ class Store:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            with self._transaction() as conn:
+            with self.transaction() as conn:
                 conn.execute(
                     update(import_runs)
                     .where(import_runs.c.id == run_id)
@@ -257,7 +259,7 @@ class Store:
             .order_by(messages.c.id)
             .limit(limit)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             return [_to_message(row) for row in conn.execute(query)]
 
     def list_items(
@@ -309,7 +311,7 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             return _fetch_items(conn, query)
 
     def counts(self, *, tenant: str = "default") -> dict[str, int]:
@@ -319,7 +321,7 @@ class Store:
         by_kind = select(items.c.type, items.c.priority, items.c.status, func.count()).where(
             items.c.tenant == tenant
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             totals["messages"] = conn.execute(
                 select(func.count()).where(messages.c.tenant == tenant)
             ).scalar_one()
@@ -338,7 +340,7 @@ class Store:
             .order_by(import_runs.c.id.desc())
             .limit(limit)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             return [ImportRun(**row._asdict()) for row in conn.execute(query)]
 
 

@@ -195,8 +195,155 @@ class ImportRunRow(Base):
     unparsed_lines: Mapped[int] = mapped_column(server_default=sql("0"))
 
 
+class ContactRow(Base):
+    """A WhatsApp number we talk to: its consent, quiet hours and the roster person it is."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("tenant", "address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant: Mapped[str] = _tenant()
+    #: E.164 with a leading ``+`` (``+15551234567``), whichever provider it came through.
+    address: Mapped[str]
+    #: The provider that last delivered a message from this number: replies go back through it.
+    channel: Mapped[str]
+    profile_name: Mapped[str | None]
+    person: Mapped[str | None]
+    opted_out: Mapped[bool] = mapped_column(server_default=sql("false"))
+    consent_changed_at: Mapped[datetime | None]
+    #: Quiet hours as local ``HH:MM`` strings in ``timezone``; both set or neither.
+    quiet_start: Mapped[str | None]
+    quiet_end: Mapped[str | None]
+    timezone: Mapped[str | None]
+    last_inbound_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OutboundRow(Base):
+    """A message we send (confirmation, consent reply, reminder) and its delivery status."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id"),
+        CheckConstraint(
+            "status IN ('pending', 'held', 'sending', 'queued', 'sent', 'delivered', 'read', "
+            "'failed', 'undelivered', 'suppressed')",
+            name="status",
+        ),
+        Index(None, "status", "send_after"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant: Mapped[str] = _tenant()
+    channel: Mapped[str]
+    to_address: Mapped[str]
+    body: Mapped[str]
+    kind: Mapped[str]
+    urgent: Mapped[bool] = mapped_column(server_default=sql("false"))
+    item_id: Mapped[int | None] = mapped_column(Id, ForeignKey("items.id", ondelete="SET NULL"))
+    in_reply_to: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(server_default=sql("'pending'"))
+    #: Held messages (quiet hours, rate limit) are not sent before this instant.
+    send_after: Mapped[datetime | None]
+    provider_id: Mapped[str | None]
+    error_code: Mapped[str | None]
+    error_message: Mapped[str | None]
+    attempts: Mapped[int] = mapped_column(server_default=sql("0"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeadJobRow(Base):
+    """A background job that failed for good: kept with its reason for an operator to retry."""
+
+    __tablename__ = "dead_jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant: Mapped[str] = _tenant()
+    kind: Mapped[str]
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    attempts: Mapped[int]
+    error: Mapped[str]
+    failed_at: Mapped[datetime]
+    retried_at: Mapped[datetime | None]
+
+
+class ApiKeyRow(Base):
+    """An API key: only its SHA-256 is stored; ``prefix`` lets people tell keys apart."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("key_hash"),
+        CheckConstraint("role IN ('admin', 'supervisor', 'agent')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant: Mapped[str] = _tenant()
+    name: Mapped[str]
+    prefix: Mapped[str]
+    key_hash: Mapped[str]
+    role: Mapped[str]
+    #: For agents: the roster person whose tasks the key may see and change.
+    person: Mapped[str | None]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ItemSyncRow(Base):
+    """One item in one external system: the outbox entry and the link to the remote record.
+
+    The row holds the *desired* state ("push this item"), not a log of actions: pushing always
+    sends the item as it is now, so repeated or reordered pushes converge on the same record.
+    """
+
+    __tablename__ = "item_sync"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'synced', 'dead')", name="state"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "connector", "remote_id"),
+    )
+
+    item_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    connector: Mapped[str] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = _tenant()
+    state: Mapped[str] = mapped_column(server_default=sql("'pending'"))
+    remote_id: Mapped[str | None]
+    remote_type: Mapped[str | None]
+    #: ETag, SystemModstamp or updated-at of the remote record as of our last push or pull.
+    remote_version: Mapped[str | None]
+    #: Hash of the fields last pushed: an unchanged item is not pushed again.
+    pushed_hash: Mapped[str | None]
+    attempts: Mapped[int] = mapped_column(server_default=sql("0"))
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]
+    synced_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class SyncCursorRow(Base):
+    """Where polling a connector for remote changes left off."""
+
+    __tablename__ = "sync_cursors"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    connector: Mapped[str] = mapped_column(primary_key=True)
+    cursor: Mapped[str]
+    updated_at: Mapped[datetime]
+
+
 #: The Core tables, for the bulk statements of the store.
 messages: Table = Base.metadata.tables["messages"]
 items: Table = Base.metadata.tables["items"]
 item_messages: Table = Base.metadata.tables["item_messages"]
 import_runs: Table = Base.metadata.tables["import_runs"]
+contacts: Table = Base.metadata.tables["contacts"]
+outbound_messages: Table = Base.metadata.tables["outbound_messages"]
+dead_jobs: Table = Base.metadata.tables["dead_jobs"]
+api_keys: Table = Base.metadata.tables["api_keys"]
+item_sync: Table = Base.metadata.tables["item_sync"]
+sync_cursors: Table = Base.metadata.tables["sync_cursors"]

@@ -1,0 +1,1 @@
+"""Connectors: push items to CRMs and calendars behind one small interface (:mod:`.base`)."""
