@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from types import TracebackType
@@ -72,6 +72,9 @@ _EXTRACTED = (
     "type", "title", "priority", "due", "start", "end", "grain", "due_source", "time_text",
     "assignee", "assignee_reason", "confidence", "entities", "extractor_version",
 )  # fmt: skip
+
+#: Item columns a user (or a CRM) may change after extraction.
+EDITABLE = ("status", "title", "priority", "due", "start", "end", "assignee")
 
 T = TypeVar("T")
 
@@ -195,16 +198,50 @@ class Store:
 
     def set_status(self, item_id: int, status: str, *, tenant: str = "default") -> StoredItem:
         """Mark an item open, done or cancelled; re-extraction never resets it."""
-        value = _status(status)
+        return self.update_item(item_id, {"status": status}, tenant=tenant)
+
+    def update_item(
+        self, item_id: int, changes: Mapping[str, Any], *, tenant: str = "default"
+    ) -> StoredItem:
+        """Change an item from the API, a chat command or a CRM: ``changes`` maps any of
+        :data:`EDITABLE` to its new value (``None`` clears due/start/end/assignee)."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise InputError(
+                f"cannot change {', '.join(sorted(unknown))}: editable are {', '.join(EDITABLE)}"
+            )
+        values = dict(changes)
+        if "status" in values:
+            values["status"] = _status(values["status"]).value
+        if "priority" in values:
+            values["priority"] = Priority(values["priority"]).value
+        for key in ("due", "start", "end"):
+            if values.get(key) is not None and values[key].tzinfo is None:
+                raise InputError(f"{key} needs a time zone (got {values[key].isoformat()})")
         with self.transaction() as conn:
             changed = conn.execute(
                 update(items)
                 .where(items.c.id == item_id, items.c.tenant == tenant)
-                .values(status=value.value, updated_at=_now())
+                .values(**values, updated_at=_now())
             )
             if changed.rowcount == 0:
                 raise InputError(f"There is no item {item_id}: list the items to see their ids")
             return _fetch_items(conn, _items_query(tenant).where(items.c.id == item_id))[0]
+
+    def get_items(self, item_ids: Iterable[int], *, tenant: str = "default") -> list[StoredItem]:
+        """The items with these ids that belong to ``tenant`` (others are silently absent)."""
+        wanted = list(item_ids)
+        found: list[StoredItem] = []
+        with self.transaction() as conn:
+            for chunk in _chunks(wanted):
+                found += _fetch_items(conn, _items_query(tenant).where(items.c.id.in_(chunk)))
+        return found
+
+    def get_item(self, item_id: int, *, tenant: str = "default") -> StoredItem:
+        found = self.get_items([item_id], tenant=tenant)
+        if not found:
+            raise InputError(f"There is no item {item_id}: list the items to see their ids")
+        return found[0]
 
     @contextmanager
     def import_run(
