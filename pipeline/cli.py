@@ -417,11 +417,13 @@ app.command("events")(_list_command(ItemType.EVENT))
 
 def _register_extensions() -> None:
     """Commands that live beside their code: ``train`` (models) and ``eval`` (harness)."""
+    from connectors.calendar.commands import register as register_calendar
     from eval.commands import register as register_eval
     from pipeline.learn.commands import register as register_train
 
     register_train(app)
     register_eval(app)
+    register_calendar(app)
 
 
 _register_extensions()

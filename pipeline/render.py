@@ -10,10 +10,9 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import icalendar
 from rich.table import Table
 
 from pipeline.domain import Grain, ItemType, Priority, to_jsonable
@@ -34,7 +33,6 @@ CSV_FIELDS = (
     "chat",
     "confidence",
 )
-_ICAL_PRIORITY = {Priority.URGENT: 1, Priority.HIGH: 3, Priority.NORMAL: 5}
 _PRIORITY_STYLE = {Priority.URGENT: "bold red", Priority.HIGH: "yellow", Priority.NORMAL: ""}
 
 
@@ -87,31 +85,7 @@ def as_csv(items: Sequence[StoredItem]) -> str:
 
 
 def as_ics(items: Sequence[StoredItem], zone: ZoneInfo) -> str:
-    """VTODO for tasks (DUE), VEVENT for events; UIDs are the items' stable external ids."""
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//chat2task//chat2task//EN")
-    calendar.add("version", "2.0")
-    for item in items:
-        component = icalendar.Todo() if item.type is ItemType.TASK else icalendar.Event()
-        component.add("uid", f"{item.external_id}@chat2task")
-        component.add("dtstamp", item.updated_at)
-        component.add("summary", item.title)
-        component.add("priority", _ICAL_PRIORITY[item.priority])
-        if item.type is ItemType.TASK:
-            if item.due is not None:
-                component.add("due", _ical_time(item.due, item.grain, zone))
-            component.add("status", "COMPLETED" if item.status.value == "done" else "NEEDS-ACTION")
-        elif item.start is not None:
-            start = _ical_time(item.start, item.grain, zone)
-            component.add("dtstart", start)
-            if item.end is not None:
-                component.add("dtend", _ical_time(item.end, item.grain, zone))
-            elif isinstance(start, date) and not isinstance(start, datetime):
-                component.add("dtend", start + timedelta(days=1))
-        calendar.add_component(component)
-    return calendar.to_ical().decode("utf-8")
+    """The items as one iCalendar file, by the same builder as the calendar feeds."""
+    from connectors.calendar.ics import to_ics
 
-
-def _ical_time(value: datetime, grain: Grain | None, zone: ZoneInfo) -> datetime | date:
-    local = value.astimezone(zone)
-    return local.date() if grain in (Grain.DAY, Grain.WEEK, Grain.MONTH) else local
+    return to_ics(items, zone=zone).decode("utf-8")

@@ -30,6 +30,8 @@ class SaveResult:
     inserted: int
     existing: int
     ids: Mapping[MessageRef, int]
+    #: The messages this call inserted (the rest were duplicates).
+    new: frozenset[MessageRef] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

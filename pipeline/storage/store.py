@@ -153,7 +153,9 @@ class Store:
             ids, new = _insert_messages(
                 conn, _unique(messages, MessageRef.of), tenant, _now(), extracted_by=None
             )
-        return SaveResult(inserted=len(new), existing=len(messages) - len(new), ids=ids)
+        return SaveResult(
+            inserted=len(new), existing=len(messages) - len(new), ids=ids, new=frozenset(new)
+        )
 
     def replace_items(
         self,
