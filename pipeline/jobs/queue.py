@@ -66,10 +66,13 @@ def job(name: str, *, recover: Recover | None = None) -> Callable[[Handler], Han
 class JobContext:
     """What handlers share: settings, store, and the expensive services built on first use."""
 
-    def __init__(self, settings: Settings, store: Any) -> None:
+    def __init__(
+        self, settings: Settings, store: Any, *, services: dict[str, Any] | None = None
+    ) -> None:
+        """``services`` pre-fills the cache (tests hand in an already loaded extractor)."""
         self.settings = settings
         self.store = store
-        self._services: dict[str, Any] = {}
+        self._services: dict[str, Any] = dict(services or {})
         self._lock = threading.Lock()
 
     def service(self, name: str, build: Callable[[], Any]) -> Any:
