@@ -1,0 +1,319 @@
+"""A fake Entra ID + Dataverse Web API v9.2 over TLS (a trustme CA), for MSAL and httpx.
+
+MSAL insists on https and reads OIDC metadata before its first token, so the fake serves:
+
+===========================================================  =================================
+``GET /{tenant}/v2.0/.well-known/openid-configuration``      ``token_endpoint`` on this server
+``POST /{tenant}/oauth2/v2.0/token``                         client credentials; 401
+                                                             ``invalid_client`` on a bad secret
+``GET /api/data/v9.2/WhoAmI``                                ``UserId`` of the app user
+``GET /api/data/v9.2/EntityDefinitions(LogicalName='t')/``   columns of ``task``/``appointment``;
+``Attributes``                                               404 for other tables
+``PATCH /api/data/v9.2/{set}(<guid>)``                       upsert; ``If-Match: *`` → 404 when
+                                                             missing, ``If-None-Match: *`` →
+                                                             412 when present; 204 +
+                                                             ``OData-EntityId``, or 201/200 +
+                                                             the row with ``Prefer:
+                                                             return=representation``
+``GET /api/data/v9.2/{set}?$select&$filter&$orderby&$top``   ``modifiedon gt <time>`` or
+                                                             ``<column> eq '<text>'``; pages of
+                                                             :attr:`FakeDynamics.page_size`
+                                                             with ``@odata.nextLink``
+===========================================================  =================================
+
+Web API requests need ``Authorization: Bearer <a token this fake issued>`` (401 with
+``WWW-Authenticate`` otherwise) and the OData headers. Writes are validated the way
+Dataverse does (unknown column, ``prioritycode``, coupled ``statecode``/``statuscode``,
+``@odata.bind`` targets, required appointment times, no edits to closed activities) and
+answer 400 with ``{"error": {"code": "0x…", "message": "…"}}``.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from tests.fakes.rest_server import FakeApi, Reply, Request, serve
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+CLIENT_ID = "c2t-client"
+CLIENT_SECRET = "s3cret"
+APP_USER = "00000000-0000-0000-0000-0000000000a1"
+API = "/api/data/v9.2/"
+COLUMNS = {
+    "task": {"subject", "description", "scheduledstart", "scheduledend", "prioritycode",
+             "statecode", "statuscode", "percentcomplete", "ownerid", "regardingobjectid"},
+    "appointment": {"subject", "description", "location", "scheduledstart", "scheduledend",
+                    "isalldayevent", "prioritycode", "statecode", "statuscode", "ownerid",
+                    "regardingobjectid"},
+}  # fmt: skip
+#: statecode: the statuscodes that go with it.
+STATES = {
+    "task": {0: {2, 3, 4, 7}, 1: {5}, 2: {6}},
+    "appointment": {0: {1, 2}, 1: {3}, 2: {4}, 3: {5, 6}},
+}
+#: Where ``@odata.bind`` properties may point, by table.
+BINDS = {
+    "ownerid": "systemusers",
+    "regardingobjectid_account_{table}": "accounts",
+    "regardingobjectid_contact_{table}": "contacts",
+}
+LOOKUPS = {"accounts": "name", "contacts": "fullname"}
+THROTTLED = {
+    "code": "0x80072322",
+    "message": "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+}
+_GUID = r"[0-9a-fA-F-]{36}"
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": message}})
+
+
+class FakeDynamics(FakeApi):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, dict[str, dict[str, Any]]] = {
+            "tasks": {},
+            "appointments": {},
+            "accounts": {},
+            "contacts": {},
+        }
+        self.valid_tokens: set[str] = set()
+        self.tokens_issued = 0
+        self.page_size = 50
+        self.ca_path = Path()
+
+    # -- what tests arrange ---------------------------------------------------------------
+
+    def add_account(self, name: str) -> str:
+        return self._add("accounts", name)
+
+    def add_contact(self, name: str) -> str:
+        return self._add("contacts", name)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is refused from now on (401)."""
+        with self.lock:
+            self.valid_tokens.clear()
+
+    def throttle_next(self, seconds: int, *, method: str | None = None) -> None:
+        """429 with ``Retry-After``, as a service protection limit answers."""
+        self.fail_next(429, {"error": THROTTLED}, {"Retry-After": str(seconds)}, method=method)
+
+    def edit(self, entity_set: str, record_id: str, **columns: Any) -> None:
+        """A user changes the row in Dynamics."""
+        with self.lock:
+            self._touch(self.tables[entity_set][record_id], columns)
+
+    # -- Entra ID ---------------------------------------------------------------------------
+
+    def route(self, request: Request) -> Reply:
+        path = request.path
+        if path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
+            return Reply(200, self._oidc_metadata())
+        if path == f"/{TENANT}/oauth2/v2.0/token":
+            return self._token(request.body or {})
+        if not path.startswith(API):
+            return _error(404, "0x8006088a", f"Resource not found for the segment '{path}'")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.valid_tokens:
+            return Reply(401, None, {"WWW-Authenticate": f"Bearer authorization_uri={self._login}"})
+        if request.headers.get("odata-version") != "4.0":
+            return _error(400, "0x0", "OData-Version 4.0 header is required")
+        return self._web_api(request, path.removeprefix(API))
+
+    @property
+    def _login(self) -> str:
+        return f"{self.base_url}/{TENANT}"
+
+    def _oidc_metadata(self) -> dict[str, str]:
+        return {
+            "issuer": f"{self._login}/v2.0",
+            "authorization_endpoint": f"{self._login}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{self._login}/oauth2/v2.0/token",
+        }
+
+    def _token(self, form: dict[str, str]) -> Reply:
+        if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+            return Reply(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                    "error_codes": [7000215],
+                },
+            )
+        if form.get("grant_type") != "client_credentials" or not form.get("scope"):
+            return Reply(400, {"error": "invalid_request", "error_description": "AADSTS900144"})
+        self.tokens_issued += 1
+        token = f"token-{self.tokens_issued}"
+        self.valid_tokens.add(token)
+        return Reply(
+            200,
+            {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+             "access_token": token},
+        )  # fmt: skip
+
+    # -- Dataverse --------------------------------------------------------------------------
+
+    def _web_api(self, request: Request, path: str) -> Reply:
+        if path == "WhoAmI":
+            return Reply(200, {"UserId": APP_USER, "BusinessUnitId": str(uuid.uuid4())})
+        if match := re.fullmatch(r"EntityDefinitions\(LogicalName='(\w+)'\)/Attributes", path):
+            table = match.group(1)
+            if table not in COLUMNS:
+                return _error(404, "0x80060888", f"Could not find entity '{table}'")
+            names = sorted({*COLUMNS[table], "activityid", "modifiedon"})
+            return Reply(200, {"value": [{"LogicalName": n} for n in names]})
+        if (match := re.fullmatch(rf"(\w+)\(({_GUID})\)", path)) and request.method == "PATCH":
+            return self._upsert(match.group(1), match.group(2).lower(), request)
+        if path in self.tables and request.method == "GET":
+            return self._query(path, request.query)
+        return _error(404, "0x8006088a", f"Resource not found for the segment '{path}'")
+
+    def _upsert(self, entity_set: str, record_id: str, request: Request) -> Reply:
+        table = entity_set.removesuffix("s")
+        if table not in COLUMNS:
+            return _error(404, "0x8006088a", f"Resource not found for the segment '{entity_set}'")
+        rows = self.tables[entity_set]
+        row = rows.get(record_id)
+        if request.headers.get("if-match") == "*" and row is None:
+            return _error(404, "0x80040217", f"{table} With Id = {record_id} Does Not Exist")
+        if request.headers.get("if-none-match") == "*" and row is not None:
+            return _error(412, "0x80060882", "A record with matching key values already exists.")
+        body = request.body or {}
+        if problem := self._problem(table, body, row):
+            return _error(400, "0x80040203", problem)
+        created = row is None
+        if row is None:
+            row = rows[record_id] = {f"{table}id": record_id, "version": 0}
+            row.update(
+                {"statecode": 0 if table == "task" else 3}, statuscode=2 if table == "task" else 5
+            )
+        self._touch(row, self._columns(body))
+        if "return=representation" not in request.headers.get("prefer", ""):
+            location = f"{self.base_url}{API}{entity_set}({record_id})"
+            return Reply(204, None, {"OData-EntityId": location})
+        selected = request.query.get("$select", "").split(",")
+        return Reply(201 if created else 200, self._present(row, selected))
+
+    def _problem(self, table: str, body: dict[str, Any], row: dict[str, Any] | None) -> str | None:
+        """What Dataverse would refuse in this write, in its words where known."""
+        for key, value in body.items():
+            name, _, annotation = key.partition("@")
+            if annotation:
+                target = next((t for p, t in BINDS.items() if p.format(table=table) == name), None)
+                if annotation != "odata.bind" or target is None:
+                    return f"An undeclared property '{name}' which only has property annotations"
+                if not re.fullmatch(rf"/{target}\({_GUID}\)", str(value)):
+                    return f"Invalid @odata.bind value for {name}: {value!r}"
+            elif name not in COLUMNS[table]:
+                return (
+                    f"Could not find a property named '{name}' on type "
+                    f"'Microsoft.Dynamics.CRM.{table}'."
+                )
+        if "prioritycode" in body and body["prioritycode"] not in (0, 1, 2):
+            return f"{body['prioritycode']!r} is not a valid value for prioritycode"
+        if ("statecode" in body) != ("statuscode" in body):
+            return "statecode and statuscode must be set together"
+        if "statecode" in body and body["statuscode"] not in STATES[table].get(
+            body["statecode"], ()
+        ):
+            return f"{body['statuscode']} is not a valid status code for state code {table}"
+        if row is None and table == "appointment":
+            missing = {"scheduledstart", "scheduledend"} - body.keys()
+            if missing:
+                return f"Required field(s) {', '.join(sorted(missing))} missing for appointment"
+        closed = row is not None and row["statecode"] not in (0, 3)
+        if closed and body.keys() - {"statecode", "statuscode"}:
+            return f"This {table} is closed or canceled and cannot be edited."
+        return None
+
+    @staticmethod
+    def _columns(body: dict[str, Any]) -> dict[str, Any]:
+        """Binds stored as lookup values (``_ownerid_value``), like Dataverse reads them."""
+        columns: dict[str, Any] = {}
+        for key, value in body.items():
+            name, _, annotation = key.partition("@")
+            if annotation:
+                lookup = "regardingobjectid" if name.startswith("regarding") else name
+                columns[f"_{lookup}_value"] = value.split("(")[1].rstrip(")")
+                columns[f"_{lookup}_target"] = value.split("(")[0].strip("/")
+            else:
+                columns[name] = value
+        return columns
+
+    def _query(self, entity_set: str, query: dict[str, str]) -> Reply:
+        rows = list(self.tables[entity_set].values())
+        if expression := query.get("$filter"):
+            rows = [r for r in rows if _matches(r, expression)]
+        if query.get("$orderby", "").startswith("modifiedon"):
+            rows.sort(key=lambda r: r["modifiedon"])
+        skip = int(query.get("$skiptoken", 0))
+        size = min(int(query.get("$top", self.page_size)), self.page_size)
+        selected = query.get("$select", "").split(",")
+        page: dict[str, Any] = {
+            "value": [self._present(r, selected) for r in rows[skip : skip + size]]
+        }
+        if skip + size < len(rows) and "$top" not in query:
+            rest = "&".join(f"{k}={v}" for k, v in query.items() if k != "$skiptoken")
+            page["@odata.nextLink"] = (
+                f"{self.base_url}{API}{entity_set}?{rest}&$skiptoken={skip + size}"
+            )
+        return Reply(200, page)
+
+    def _touch(self, row: dict[str, Any], columns: dict[str, Any]) -> None:
+        row.update(columns)
+        row["version"] += 1
+        row["modifiedon"] = self.tick().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @staticmethod
+    def _present(row: dict[str, Any], selected: list[str]) -> dict[str, Any]:
+        shown = {k: v for k, v in row.items() if k in selected or not selected[0]}
+        return {"@odata.etag": f'W/"{row["version"]}"', **shown}
+
+    def _add(self, entity_set: str, name: str) -> str:
+        record_id = str(uuid.uuid4())
+        key = entity_set.removesuffix("s") + "id"
+        self.tables[entity_set][record_id] = {
+            key: record_id,
+            LOOKUPS[entity_set]: name,
+            "version": 1,
+        }
+        return record_id
+
+
+def _matches(row: dict[str, Any], expression: str) -> bool:
+    """The two filters chat2task sends: ``modifiedon gt <time>``, ``<column> eq '<text>'``."""
+    if match := re.fullmatch(r"modifiedon gt (\S+)", expression):
+        return bool(row.get("modifiedon", "") > match.group(1))
+    if match := re.fullmatch(r"(\w+) eq '((?:[^']|'')*)'", expression):
+        return bool(row.get(match.group(1)) == match.group(2).replace("''", "'"))
+    raise ValueError(f"the fake does not understand $filter={expression}")
+
+
+def tls_context(ca_dir: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 signed by a fresh CA, and that CA's PEM file."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_path = ca_dir / "fake-dynamics-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    return context, ca_path
+
+
+@contextmanager
+def running_dynamics(ca_dir: Path) -> Iterator[FakeDynamics]:
+    """Serve a fresh fake; its ``base_url`` is the environment and the authority host."""
+    api = FakeDynamics()
+    context, api.ca_path = tls_context(ca_dir)
+    with serve(api, tls=context):
+        yield api

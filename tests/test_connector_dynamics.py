@@ -1,0 +1,298 @@
+"""The Dynamics 365 connector against a fake Entra ID + Dataverse over TLS (MSAL, httpx)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.base import RemoteRef, SyncItem, create_connector
+from connectors.dynamics import DynamicsConnector
+from connectors.errors import (
+    ConnectorConfigError,
+    Permanent,
+    RateLimited,
+    RemoteNotFound,
+    Transient,
+)
+from connectors.mapping import FieldMapping
+from pipeline.config import ConnectorSettings
+from pipeline.domain import ItemType, Priority
+from pipeline.storage.tables import ItemStatus
+from tests.fakes.dynamics import APP_USER, CLIENT_ID, CLIENT_SECRET, TENANT, FakeDynamics
+from tests.fakes.dynamics import running_dynamics as running
+from tests.fakes.items import entity, stored_item
+
+SARAH = "00000000-0000-0000-0000-00000000005a"
+JOHN = "00000000-0000-0000-0000-00000000000b"
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeDynamics]:
+    with running(tmp_path) as api:
+        yield api
+
+
+def options(fake: FakeDynamics, **changes: object) -> dict[str, object]:
+    return {
+        "base_url": fake.base_url,
+        "authority": f"{fake.base_url}/{TENANT}",
+        "client_id": CLIENT_ID,
+        "ca_bundle": str(fake.ca_path),
+        "instance_discovery": False,
+        "timeout": 1.0,
+        **changes,
+    }
+
+
+Connect = Callable[..., DynamicsConnector]
+
+
+@pytest.fixture
+def connect(fake: FakeDynamics) -> Iterator[Connect]:
+    """Build connectors to ``fake`` (options overridable); closed afterwards."""
+    made: list[DynamicsConnector] = []
+
+    def build(**changes: object) -> DynamicsConnector:
+        raw = {"client_secret": CLIENT_SECRET, **options(fake, **changes)}
+        base = FieldMapping.default("dynamics")
+        owners: dict[str, str | int] = {"Sarah Cole": SARAH, "John Smith": JOHN}
+        mapping = FieldMapping(
+            base.source, base.objects[ItemType.TASK], base.objects[ItemType.EVENT], owners
+        )
+        parsed = DynamicsConnector.parse_options("dynamics", raw)
+        made.append(DynamicsConnector("dynamics", parsed, mapping))
+        return made[-1]
+
+    yield build
+    for connector in made:
+        connector.api.close()
+
+
+@pytest.fixture
+def connector(connect: Connect) -> DynamicsConnector:
+    return connect()
+
+
+def test_a_task_is_upserted_at_its_external_id_with_odata_headers(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    item = stored_item(priority=Priority.URGENT)
+    ref = connector.upsert(SyncItem(item, text="Send the Q3 report to Acme by Friday 3pm"))
+
+    assert ref == RemoteRef(item.external_id, "tasks", 'W/"1"')
+    row = fake.tables["tasks"][item.external_id]
+    assert row["subject"] == "Send Q3 report to Acme"
+    assert row["description"] == "Send the Q3 report to Acme by Friday 3pm"
+    assert row["scheduledend"] == "2026-11-27T15:00:00Z"
+    assert row["prioritycode"] == 2
+    assert row["_ownerid_value"] == SARAH
+    (patch,) = fake.calls("PATCH")
+    assert patch.path == f"/api/data/v9.2/tasks({item.external_id})"
+    assert "if-match" not in patch.headers  # an upsert: creates or updates
+    assert patch.headers["odata-maxversion"] == patch.headers["odata-version"] == "4.0"
+    assert patch.headers["accept"] == "application/json"
+    assert patch.headers["authorization"] == "Bearer token-1"
+
+
+def test_an_event_is_an_appointment_with_start_and_end(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    event = stored_item(
+        type=ItemType.EVENT,
+        due=None,
+        start=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+        end=datetime(2026, 11, 27, 15, 0, tzinfo=UTC),
+    )
+    ref = connector.upsert(SyncItem(event))
+
+    row = fake.tables["appointments"][ref.id]
+    assert (row["scheduledstart"], row["scheduledend"]) == (
+        "2026-11-27T14:00:00Z",
+        "2026-11-27T15:00:00Z",
+    )
+    assert (row["statecode"], row["statuscode"]) == (3, 5)  # scheduled, busy
+
+
+def test_an_update_uses_if_match_on_the_same_row(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    item = stored_item()
+    first = connector.upsert(SyncItem(item))
+    again = connector.upsert(SyncItem(stored_item(title="Send Q4 report"), link=first))
+
+    assert again.id == first.id and len(fake.tables["tasks"]) == 1
+    assert fake.tables["tasks"][first.id]["subject"] == "Send Q4 report"
+    assert fake.calls("PATCH")[-1].headers["if-match"] == "*"
+
+
+def test_completing_is_a_state_change_after_the_fields_and_reopening_comes_first(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    ref = connector.upsert(SyncItem(stored_item()))
+    connector.upsert(SyncItem(stored_item(status=ItemStatus.DONE), link=ref))
+    row = fake.tables["tasks"][ref.id]
+    assert (row["statecode"], row["statuscode"]) == (1, 5)
+    assert fake.calls("PATCH")[-1].body == {"statecode": 1, "statuscode": 5}
+
+    connector.upsert(SyncItem(stored_item(title="Send it again"), link=ref))  # reopened
+
+    assert (row["statecode"], row["statuscode"], row["subject"]) == (0, 2, "Send it again")
+
+
+def test_a_row_deleted_in_dynamics_is_not_recreated(connector: DynamicsConnector) -> None:
+    gone = RemoteRef("0a0a0a0a-0000-4000-8000-000000000000", "tasks")
+    with pytest.raises(RemoteNotFound, match="Does Not Exist"):
+        connector.upsert(SyncItem(stored_item(), link=gone))
+
+
+def test_a_write_that_timed_out_is_not_duplicated_on_retry(
+    fake: FakeDynamics, connect: Connect
+) -> None:
+    connector = connect(timeout=0.3)
+    fake.delay_next(1.0, method="PATCH")  # Dataverse writes the row, the answer comes too late
+    with pytest.raises(Transient, match="timed out"):
+        connector.upsert(SyncItem(stored_item()))
+    assert len(fake.tables["tasks"]) == 1
+
+    ref = connector.upsert(SyncItem(stored_item(title="Send Q3 report today")))
+
+    assert list(fake.tables["tasks"]) == [ref.id]
+    assert fake.tables["tasks"][ref.id]["subject"] == "Send Q3 report today"
+
+
+def test_an_expired_token_is_replaced_not_served_from_msals_cache(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    connector.upsert(SyncItem(stored_item("m1")))
+    fake.expire_tokens()
+
+    connector.upsert(SyncItem(stored_item("m2")))
+
+    assert fake.tokens_issued == 2 and len(fake.tables["tasks"]) == 2
+    assert fake.calls("PATCH")[-1].headers["authorization"] == "Bearer token-2"
+
+
+def test_a_wrong_client_secret_is_permanent_with_entras_reason(connect: Connect) -> None:
+    connector = connect(client_secret="wrong")
+    with pytest.raises(Permanent, match="invalid_client: AADSTS7000215"):
+        connector.upsert(SyncItem(stored_item()))
+
+
+def test_429_is_rate_limited_with_retry_after(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    fake.throttle_next(seconds=5, method="PATCH")
+    with pytest.raises(RateLimited, match="0x80072322") as raised:
+        connector.upsert(SyncItem(stored_item()))
+    assert raised.value.retry_after == 5.0
+
+
+def test_5xx_is_transient(fake: FakeDynamics, connector: DynamicsConnector) -> None:
+    unavailable = {"error": {"code": "0x80040216", "message": "Service unavailable"}}
+    fake.fail_next(503, unavailable, method="PATCH")
+    with pytest.raises(Transient, match="503: Service unavailable"):
+        connector.upsert(SyncItem(stored_item()))
+
+
+def test_a_validation_error_is_permanent_with_dataverses_message(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    no_start = stored_item(type=ItemType.EVENT, due=None, start=None, end=None)
+    with pytest.raises(Permanent, match=r"400: Required field.*scheduledstart.*0x80040203"):
+        connector.upsert(SyncItem(no_start))
+    assert fake.tables["appointments"] == {}
+
+
+def test_the_account_is_preferred_as_regarding_else_the_contact(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    acme = fake.add_account("Acme Corp")
+    jane = fake.add_contact("Jane O'Neil")
+    both = stored_item(
+        "m1", entities=(entity("Jane O'Neil", "PERSON"), entity("Acme", "ORG", key="Acme Corp"))
+    )
+    only_jane = stored_item("m2", entities=(entity("Jane O'Neil", "PERSON"),))
+
+    first = fake.tables["tasks"][connector.upsert(SyncItem(both)).id]
+    second = fake.tables["tasks"][connector.upsert(SyncItem(only_jane)).id]
+
+    assert (first["_regardingobjectid_value"], first["_regardingobjectid_target"]) == (
+        acme,
+        "accounts",
+    )
+    assert (second["_regardingobjectid_value"], second["_regardingobjectid_target"]) == (
+        jane,
+        "contacts",
+    )
+    assert connector.find_account("Initech") is None
+
+
+def test_changes_made_in_dynamics_flow_back(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    item = stored_item()
+    ref = connector.upsert(SyncItem(item))
+    _, cursor = connector.changes_since(None)
+
+    fake.edit(
+        "tasks",
+        ref.id,
+        statecode=1,
+        statuscode=5,
+        scheduledend="2026-12-01T09:30:00Z",
+        _ownerid_value=JOHN,
+    )
+    changes, cursor = connector.changes_since(cursor)
+
+    (change,) = changes
+    assert change.remote == RemoteRef(ref.id, "tasks", 'W/"2"')
+    assert change.external_id == item.external_id
+    assert change.status is ItemStatus.DONE
+    assert change.due == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert change.assignee == "John Smith"
+    assert connector.changes_since(cursor) == ([], cursor)
+
+
+def test_changes_follow_next_links_across_tables(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    fake.page_size = 2
+    tasks = {connector.upsert(SyncItem(stored_item(f"m{n}"))).id for n in range(3)}
+    event = stored_item(
+        "e1",
+        type=ItemType.EVENT,
+        start=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+        end=datetime(2026, 11, 27, 15, 0, tzinfo=UTC),
+    )
+    appointment = connector.upsert(SyncItem(event)).id
+
+    changes, _ = connector.changes_since(None)
+
+    assert {c.remote.id for c in changes} == {*tasks, appointment}
+    assert next(c for c in changes if c.remote.id == appointment).start == event.start
+
+
+def test_check_runs_whoami_and_finds_the_mapped_columns(connector: DynamicsConnector) -> None:
+    checked = connector.check()
+    assert checked[0] == f"Dynamics 365: signed in as application user {APP_USER}"
+    assert "table 'appointment'" in checked[2]
+
+
+def test_the_registry_builds_it_with_the_secret_from_the_environment(
+    fake: FakeDynamics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = ConnectorSettings(type="dynamics", options=options(fake))
+    monkeypatch.delenv("CHAT2TASK_D365_CLIENT_SECRET", raising=False)
+    with pytest.raises(ConnectorConfigError, match="CHAT2TASK_D365_CLIENT_SECRET"):
+        create_connector("d365", settings)
+
+    monkeypatch.setenv("CHAT2TASK_D365_CLIENT_SECRET", CLIENT_SECRET)
+    connector = create_connector("d365", settings)
+
+    assert isinstance(connector, DynamicsConnector)
+    ref = connector.upsert(SyncItem(stored_item()))
+    assert ref.id in fake.tables["tasks"]
+    assert CLIENT_SECRET not in repr(connector.options)
