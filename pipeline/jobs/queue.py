@@ -131,6 +131,8 @@ class JobQueue:
         self.context = context
         self.settings = context.settings.queue
         self.huey = huey or make_huey(context.settings)
+        # Handlers submit follow-up jobs (send the reply, push to the CRM) through this queue.
+        context.service("queue", lambda: self)
         self._task = self.huey.task(name="chat2task.job")(self._execute)
         self.huey.periodic_task(crontab(minute="*"), name="chat2task.recover")(self.recover)
         self._consumer: Consumer | None = None

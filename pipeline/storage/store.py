@@ -299,7 +299,7 @@ class Store:
             .limit(limit)
         )
         with self.transaction() as conn:
-            return [_to_message(row) for row in conn.execute(query)]
+            return [message_from_row(row) for row in conn.execute(query)]
 
     def list_items(
         self,
@@ -603,7 +603,8 @@ def _to_item(row: Row[Any], sources: list[tuple[str, str, str]]) -> StoredItem:
     )
 
 
-def _to_message(row: Row[Any]) -> Message:
+def message_from_row(row: Row[Any]) -> Message:
+    """A ``messages`` row as a :class:`Message` (for repositories that select messages)."""
     return Message(
         id=row.message_key,
         chat=row.chat,
