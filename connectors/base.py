@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
 import catalogue
@@ -195,13 +196,17 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def create_connector(name: str, config: ConnectorSettings) -> Connector:
     """Build the connector configured as ``name``: its class, options and checked mapping."""
+    # Names only: loading every entry point would fail on any missing optional SDK.
+    installed = {e.name for e in entry_points(group="chat2task_connectors")}
+    if config.type not in installed and not catalogue.check_exists(
+        *registry.connectors.namespace, config.type
+    ):
+        raise ConnectorConfigError(
+            f"connector {name!r}: unknown type {config.type!r} "
+            f"(installed: {', '.join(sorted(installed)) or 'none'})"
+        )
     try:
         factory = registry.connectors.get(config.type)
-    except catalogue.RegistryError as exc:
-        known = ", ".join(sorted(registry.connectors.get_all())) or "none"
-        raise ConnectorConfigError(
-            f"connector {name!r}: unknown type {config.type!r} (installed: {known})"
-        ) from exc
     except ImportError as exc:
         raise ConnectorConfigError(
             f"connector {name!r} needs a package that is not installed ({exc.name}): "
