@@ -419,11 +419,17 @@ def _register_extensions() -> None:
     """Commands that live beside their code: ``train`` (models) and ``eval`` (harness)."""
     from connectors.calendar.commands import register as register_calendar
     from eval.commands import register as register_eval
+    from pipeline.jobs.commands import register as register_jobs
     from pipeline.learn.commands import register as register_train
+    from pipeline.service.commands import register as register_service
+    from pipeline.sync.commands import register as register_sync
 
     register_train(app)
     register_eval(app)
     register_calendar(app)
+    register_jobs(app)
+    register_service(app)
+    register_sync(app)
 
 
 _register_extensions()
