@@ -31,7 +31,7 @@ from connectors.errors import (
 )
 from connectors.mapping import FieldMapping
 from pipeline import registry
-from pipeline.config import ConnectorSettings
+from pipeline.config import ConnectorSettings, validation_problems
 from pipeline.storage.records import StoredItem
 from pipeline.storage.tables import ItemStatus
 
@@ -104,9 +104,7 @@ class Connector(ABC):
         try:
             return cls.Options(**values)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
+            problems = validation_problems(exc)
             raise ConnectorConfigError(
                 f"connector {name!r}: invalid options ({problems}); secrets can come from "
                 + ", ".join(f"CHAT2TASK_{name.upper()}_{k.upper()}" for k in cls.secrets)

