@@ -10,7 +10,7 @@ import pipeline.jobs.kinds  # noqa: F401  (registers every job kind the app and 
 from pipeline.config import Settings
 from pipeline.jobs.queue import JobContext, JobQueue
 from pipeline.roster import load_roster
-from pipeline.service import api, keys, openapi, ops, webhooks_meta, webhooks_twilio
+from pipeline.service import api, keys, openapi, ops, webhooks_crm, webhooks_meta, webhooks_twilio
 from pipeline.service.auth import auth_middleware
 from pipeline.service.errors import error_middleware
 from pipeline.service.inbox import Inbox
@@ -38,7 +38,7 @@ def create_app(
         inbox=Inbox(store, queue),
         roster=load_roster(settings.team_file),
     )
-    for module in (webhooks_twilio, webhooks_meta, api, keys, ops, openapi):
+    for module in (webhooks_twilio, webhooks_meta, webhooks_crm, api, keys, ops, openapi):
         module.add_routes(app)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:

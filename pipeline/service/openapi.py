@@ -197,6 +197,46 @@ def _webhook_paths() -> dict[str, Any]:
                 tag="webhooks",
             ),
         },
+        "/webhooks/crm/{connector}": {
+            "post": _operation(
+                "A CRM's change notification (body signed, not read): queues a crm_pull",
+                {
+                    202: {
+                        "description": 'Verified; {"queued": "crm_pull"}',
+                        "content": {"application/json": {"schema": OBJECT}},
+                    }
+                },
+                errors=(400, 403, 404),
+                parameters=[
+                    {
+                        "name": "connector",
+                        "in": "path",
+                        "required": True,
+                        "description": "Configured connector name (404 unless enabled and "
+                        "CHAT2TASK_<NAME>_WEBHOOK_SECRET is set)",
+                        "schema": {"type": "string", "minLength": 1},
+                    },
+                    {
+                        "name": "tenant",
+                        "in": "query",
+                        "required": False,
+                        "description": "A tenant of this service; default the configured one",
+                        "schema": {"type": "string"},
+                    },
+                    *(
+                        {**_header(name, description), "required": False}
+                        for name, description in (
+                            ("X-HubSpot-Signature-v3", "HubSpot: base64 HMAC-SHA256 (v3)"),
+                            ("X-HubSpot-Request-Timestamp", "HubSpot: epoch milliseconds"),
+                            ("Authorization", "Pipedrive: HTTP Basic user:password"),
+                            ("X-Chat2Task-Token", "Other CRMs: the webhook secret"),
+                        )
+                    ),
+                ],
+                security=PUBLIC,
+                tag="webhooks",
+            ),
+        },
     }
 
 
