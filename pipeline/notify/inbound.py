@@ -9,8 +9,6 @@ dedupes), and consent keywords carry their send time so an old STOP cannot undo 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from pipeline import sync
 from pipeline.domain import Message, MessageKind, Priority
 from pipeline.jobs.queue import JobContext, JobQueue, job
 from pipeline.jobs.services import extractor
@@ -164,11 +163,8 @@ def _confirm(
 
 
 def _tell_sync(context: JobContext, tenant: str, item_ids: list[int]) -> None:
-    """Hand new and changed items to the CRM sync, when that package is installed."""
-    if importlib.util.find_spec("pipeline.sync") is None:
-        return
-    sync = importlib.import_module("pipeline.sync")
-    sync.item_changed(context, services.job_queue(context), tenant, item_ids)
+    """Push new and changed items to the CRMs before confirming, so the reply can name them."""
+    sync.push_now(context, services.job_queue(context), tenant, item_ids)
 
 
 def _item_ids(context: JobContext, message_row_id: int) -> set[int]:
@@ -188,7 +184,7 @@ def _links(context: JobContext, item_ids: list[int]) -> dict[int, list[RemoteLin
     links: dict[int, list[RemoteLink]] = {}
     with context.store.transaction() as conn:
         for row in conn.execute(query.order_by(item_sync.c.connector)):
-            link = RemoteLink(row.connector, row.remote_type or "record", row.remote_id)
+            link = RemoteLink(row.connector, row.remote_id)
             links.setdefault(row.item_id, []).append(link)
     return links
 

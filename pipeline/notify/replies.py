@@ -24,7 +24,6 @@ class RemoteLink:
     """An item's record in an external system (a row of ``item_sync`` with a remote id)."""
 
     system: str
-    type: str
     id: str
 
 
@@ -98,4 +97,5 @@ def _item_lines(
     if item.assignee:
         yield templates.render("assigned_to", name=item.assignee)
     for link in links:
-        yield templates.render("crm_link", system=link.system, type=link.type, id=link.id)
+        # The item's own type reads better than the CRM's object name ("meetings").
+        yield templates.render("crm_link", system=link.system, type=item.type.value, id=link.id)

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 import pipeline.jobs.kinds  # noqa: F401  (registers the job kinds)
-from pipeline.config import MetaSettings, QueueSettings, ServiceSettings, Settings, TwilioSettings
+from pipeline.config import (
+    ConnectorSettings,
+    MetaSettings,
+    QueueSettings,
+    ServiceSettings,
+    Settings,
+    TwilioSettings,
+)
 from pipeline.domain import Message
 from pipeline.extract import Extractor
 from pipeline.jobs.queue import JobContext, JobQueue
@@ -79,12 +86,18 @@ def make_settings(
 ) -> Callable[..., Settings]:
     """Settings on a fresh database in ``tmp_path``; keyword arguments change the service."""
 
-    def build(*, queue: QueueSettings | None = None, **service: Any) -> Settings:
+    def build(
+        *,
+        queue: QueueSettings | None = None,
+        connectors: dict[str, ConnectorSettings] | None = None,
+        **service: Any,
+    ) -> Settings:
         return settings.model_copy(
             update={
                 "database_url": f"sqlite:///{tmp_path / 'chat2task.db'}",
                 "service": service_settings(fake_twilio.base_url, fake_meta.graph_url, **service),
                 "queue": queue or QueueSettings(backoff_seconds=0.5, max_attempts=3),
+                "connectors": connectors or {},
             }
         )
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import func, select
 
+from pipeline.config import ConnectorSettings
 from pipeline.notify.contacts import get_contact
 from pipeline.notify.outbound import list_outbound
+from pipeline.storage.item_sync import links_for
 from pipeline.storage.tables import messages
+from tests.fakes.hubspot import TOKEN, FakeHubSpot
 from tests.fakes.meta import FakeMeta
+from tests.fakes.rest_server import serve
 from tests.fakes.twilio import FakeTwilio
 from tests.notify.conftest import SARAH, STRANGER, Harness
 
@@ -106,3 +112,27 @@ def test_chit_chat_gets_no_reply_and_vague_work_gets_a_hint(
 
     harness.receive("let me know")
     assert fake_twilio.bodies(SARAH)[-1].startswith("I didn't find a task or event")
+
+
+def test_confirmation_names_the_crm_record_pushed_before_it(
+    make_harness: Callable[..., Harness], fake_twilio: FakeTwilio
+) -> None:
+    hubspot = FakeHubSpot()
+    with serve(hubspot):
+        options = {"access_token": TOKEN, "host": hubspot.base_url, "timeout": 5}
+        harness = make_harness(
+            connectors={"hubspot": ConnectorSettings(type="hubspot", options=options)}
+        )
+        harness.receive("John, can you send the Q3 report to Acme by Friday?")
+
+    [record] = hubspot.objects["tasks"].values()
+    assert record["hs_task_subject"] == "Send Q3 report to Acme"
+    [item] = harness.store.list_items()
+    assert (
+        links_for(harness.store, [item.id], tenant="default")[item.id][0][1].id
+        == record["hs_object_id"]
+    )
+    assert fake_twilio.bodies(SARAH) == [
+        "✓ Task created: Send Q3 report to Acme · due Fri 27 Nov\n✓ Assigned to: John Smith\n"
+        f"Added to hubspot as task #{record['hs_object_id']}"
+    ]

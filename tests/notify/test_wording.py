@@ -79,7 +79,7 @@ def test_crm_links_follow_the_item_lines(harness: Harness, settings: Settings) -
     text = confirmation(
         load_templates(settings),
         [item],
-        {item.id: [RemoteLink("salesforce", "task", "00T5e00000Abc")]},
+        {item.id: [RemoteLink("salesforce", "00T5e00000Abc")]},
         LONDON,
         NOW,
     )
