@@ -30,15 +30,12 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class TaskOut(BaseModel):
-    """A stored task or event; times are UTC."""
+class _ItemFields(BaseModel):
+    """What the pipeline extracts, shared by stored items and ``POST /extract`` results."""
 
-    id: int
-    external_id: str
     type: ItemType
     title: str
     priority: Priority
-    status: ItemStatus
     due: datetime | None
     start: datetime | None
     end: datetime | None
@@ -48,6 +45,14 @@ class TaskOut(BaseModel):
     assignee: str | None
     assignee_reason: str | None
     confidence: float
+
+
+class TaskOut(_ItemFields):
+    """A stored task or event; times are UTC."""
+
+    id: int
+    external_id: str
+    status: ItemStatus
     source: str
     chat: str
     created_at: datetime
@@ -133,19 +138,7 @@ class ExtractRequest(_Body):
     author: str | None = None
 
 
-class ExtractedItem(BaseModel):
-    type: ItemType
-    title: str
-    priority: Priority
-    due: datetime | None
-    start: datetime | None
-    end: datetime | None
-    grain: str | None
-    due_source: str | None
-    time_text: str | None
-    assignee: str | None
-    assignee_reason: str | None
-    confidence: float
+class ExtractedItem(_ItemFields):
 
     @classmethod
     def of(cls, item: Item) -> ExtractedItem:
