@@ -139,7 +139,6 @@ class ExtractRequest(_Body):
 
 
 class ExtractedItem(_ItemFields):
-
     @classmethod
     def of(cls, item: Item) -> ExtractedItem:
         data = item.as_json()
