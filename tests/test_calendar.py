@@ -210,6 +210,13 @@ def test_the_feed_is_named_and_stamped_in_utc(items: dict[str, StoredItem]) -> N
         assert str(component["uid"]).endswith("@chat2task")
 
 
+def test_line_breaks_in_the_name_cannot_break_the_feed(items: dict[str, StoredItem]) -> None:
+    feed = to_ics(items.values(), zone=LONDON, name="chat2task: Ç\r\nX-INJECTED:1")
+    calendar = icalendar.Calendar.from_ical(feed)
+    assert calendar["x-wr-calname"] == "chat2task: Ç X-INJECTED:1"
+    assert "x-injected" not in calendar
+
+
 def test_unicode_titles_survive(feed: dict[str, icalendar.Component]) -> None:
     assert str(feed[UNICODE_TITLE]["summary"]) == UNICODE_TITLE
 

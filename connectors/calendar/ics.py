@@ -84,7 +84,8 @@ def build_calendar(
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     if name is not None:
-        calendar.calendar_name = name
+        # X-WR-CALNAME is written raw: a line break in a name would break the feed.
+        calendar.calendar_name = " ".join(name.split())
     placed = [item for item in items if on_calendar(item)]
     for item in placed:
         calendar.add_component(_component(item, zone, reminders))

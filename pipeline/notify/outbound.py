@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, exists, insert, literal, or_, select, update
+from sqlalchemy import Row, or_, select, update
 
 from pipeline.jobs.queue import JobContext, JobQueue, backoff_seconds, job
 from pipeline.notify import services
@@ -28,6 +28,7 @@ from pipeline.notify.contacts import Contact, get_contact
 from pipeline.notify.quiet import contact_quiet_until
 from pipeline.notify.senders import SendLater, SendRejected
 from pipeline.storage import Store
+from pipeline.storage import engine as db
 from pipeline.storage.tables import outbound_messages as outbound
 
 log = logging.getLogger(__name__)
@@ -105,17 +106,11 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    row = select(*(literal(v, outbound.c[k].type) for k, v in values.items()))
-    if in_reply_to is not None:
-        row = row.where(
-            ~exists().where(outbound.c.in_reply_to == in_reply_to, outbound.c.kind == kind)
-        )
-    elif item_id is not None:
-        row = row.where(~exists().where(outbound.c.item_id == item_id, outbound.c.kind == kind))
-    statement = insert(outbound).from_select(list(values), row).returning(outbound.c.id)
-    # One statement: SQLite takes the write lock before the NOT EXISTS reads.
     with context.store.transaction() as conn:
-        inserted = conn.execute(statement).scalar_one_or_none()
+        # The partial unique indexes on (in_reply_to, kind) and (item_id, kind) decide, so
+        # two workers replaying one job cannot both insert (a NOT EXISTS read could race).
+        statement = db.insert(conn, outbound).values(values).on_conflict_do_nothing()
+        inserted = conn.execute(statement.returning(outbound.c.id)).scalar_one_or_none()
     if inserted is not None and values["status"] == "pending":
         _submit(context, inserted, contact.tenant)
     return inserted

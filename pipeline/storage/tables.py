@@ -87,6 +87,11 @@ def _tenant() -> Mapped[str]:
     return mapped_column(Text, server_default=sql("'default'"))
 
 
+def _unique_where(columns: tuple[str, ...], where: str) -> Index:
+    """A unique index over the rows matching ``where`` (partial, on SQLite and PostgreSQL)."""
+    return Index(None, *columns, unique=True, sqlite_where=sql(where), postgresql_where=sql(where))
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {str: Text, datetime: UTCDateTime, int: Integer}
@@ -232,6 +237,9 @@ class OutboundRow(Base):
             name="status",
         ),
         Index(None, "status", "send_after"),
+        # One reply per message and kind; one notice (reminder) per item and kind.
+        _unique_where(("in_reply_to", "kind"), "in_reply_to IS NOT NULL"),
+        _unique_where(("item_id", "kind"), "in_reply_to IS NULL AND item_id IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

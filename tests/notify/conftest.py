@@ -82,9 +82,14 @@ def service_settings(twilio_url: str, meta_url: str, **changes: Any) -> ServiceS
 
 @pytest.fixture
 def make_settings(
-    tmp_path: Path, settings: Settings, fake_twilio: FakeTwilio, fake_meta: FakeMeta
+    tmp_path: Path,
+    migrated_db_url: str,
+    settings: Settings,
+    fake_twilio: FakeTwilio,
+    fake_meta: FakeMeta,
 ) -> Callable[..., Settings]:
-    """Settings on a fresh database in ``tmp_path``; keyword arguments change the service."""
+    """Settings on a fresh database (SQLite and PostgreSQL); keyword arguments change the
+    service."""
 
     def build(
         *,
@@ -94,12 +99,19 @@ def make_settings(
     ) -> Settings:
         return settings.model_copy(
             update={
-                "database_url": f"sqlite:///{tmp_path / 'chat2task.db'}",
+                "database_url": migrated_db_url,
                 "service": service_settings(fake_twilio.base_url, fake_meta.graph_url, **service),
-                "queue": queue or QueueSettings(backoff_seconds=0.5, max_attempts=3),
+                "queue": _in_tmp_path(queue or QueueSettings(backoff_seconds=0.5, max_attempts=3)),
                 "connectors": connectors or {},
             }
         )
+
+    def _in_tmp_path(queue: QueueSettings) -> QueueSettings:
+        """The embedded queue file in ``tmp_path``, not beside a PostgreSQL database (the
+        working directory, shared by every test)."""
+        if queue.url:
+            return queue
+        return queue.model_copy(update={"url": f"sqlite:///{tmp_path / 'queue.sqlite3'}"})
 
     return build
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from pipeline.notify.contacts import Contact, set_opt_out, set_quiet_hours, touch
-from pipeline.notify.outbound import enqueue, get_outbound, record_status
+from pipeline.notify.outbound import enqueue, get_outbound, list_outbound, record_status
 from pipeline.storage.tables import outbound_messages
 from tests.fakes.meta import FakeMeta, graph_error
 from tests.fakes.rest_server import FakeApi
@@ -174,6 +176,33 @@ def test_two_jobs_for_one_message_send_it_once(harness: Harness, fake_twilio: Fa
     harness.queue.submit("send", {"outbound_id": outbound_id}, tenant="default")
     harness.queue.drain()
     assert fake_twilio.bodies(SARAH) == ["once"]
+
+
+def test_workers_racing_to_answer_one_message_store_one_reply(harness: Harness) -> None:
+    """The database, not a read before the write, keeps replayed jobs from replying twice."""
+    message_id = harness.store_message("Send the deck by Friday")
+    sarah = contact(harness)
+    racers = 8
+    start = threading.Barrier(racers)
+
+    def answer(_: int) -> int | None:
+        start.wait()
+        return enqueue(
+            harness.context,
+            sarah,
+            body="✓ Task created",
+            kind="confirmation",
+            in_reply_to=message_id,
+        )
+
+    with ThreadPoolExecutor(racers) as pool:
+        ids = list(pool.map(answer, range(racers)))
+    assert len([i for i in ids if i is not None]) == 1
+    assert [row.in_reply_to for row in list_outbound(harness.store, "default")] == [message_id]
+    other_kind = enqueue(
+        harness.context, sarah, body="Opted out", kind="consent", in_reply_to=message_id
+    )
+    assert other_kind is not None
 
 
 def test_a_message_stuck_in_sending_is_sent_after_its_lease(

@@ -1,12 +1,12 @@
-"""The service under test: the real aiohttp app on a loopback port, a SQLite database in
-``tmp_path``, the embedded queue with no workers (so tests see exactly what was queued)."""
+"""The service under test: the real aiohttp app on a loopback port, a migrated database on
+each backend (SQLite and PostgreSQL), the embedded queue with no workers (so tests see
+exactly what was queued)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,22 +36,10 @@ Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[..., Awaitable[Client]]
 
 
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty database at the newest schema, migrated once: each test copies it (running
-    the migrations per test would cost a third of a second each)."""
-    path = tmp_path_factory.mktemp("template") / "chat2task.db"
-    Store.open(f"sqlite:///{path}").close()
-    return path
-
-
 @pytest.fixture
-def service_settings(tmp_path: Path, team_file: Path, migrated_database: Path) -> Settings:
-    database = tmp_path / "db" / "chat2task.db"
-    database.parent.mkdir()
-    shutil.copyfile(migrated_database, database)
+def service_settings(tmp_path: Path, team_file: Path, migrated_db_url: str) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{database}",
+        database_url=migrated_db_url,
         team_file=team_file,
         timezone="Europe/London",
         service=ServiceSettings(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import create_engine, make_url, text
 
 from pipeline.config import Settings
 from pipeline.jobs.queue import JobQueue
@@ -26,11 +27,24 @@ async def test_healthz_ok(client: Client) -> None:
     assert await response.json() == {"status": "ok", "checks": {"database": "ok", "queue": "ok"}}
 
 
+def take_away(database_url: str) -> None:
+    """Remove the database: the SQLite folder (so the file cannot be created again), or the
+    PostgreSQL database, connections and all."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        shutil.rmtree(Path(url.database or "").parent)
+        return
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 async def test_healthz_503_when_the_database_is_gone(
-    client: Client, store: Store, tmp_path: Path
+    client: Client, store: Store, service_settings: Settings
 ) -> None:
-    store.close()  # drop pooled connections: the next one must open the file again
-    shutil.rmtree(tmp_path / "db")
+    store.close()  # drop pooled connections: the next one must connect again
+    take_away(service_settings.database_url)
     response = await client.get("/healthz")
     assert response.status == 503
     body = await response.json()

@@ -216,8 +216,14 @@ async def test_redelivery_is_stored_and_queued_once(
     assert (await (await post(client, body)).json())["new"] == 0
     overlapping = dumps(envelope(value([text("wamid.B", "two"), text("wamid.C", "three")])))
     assert (await (await post(client, overlapping)).json())["new"] == 1
-    assert len(stored(store)) == 3
-    assert [payload["message_ids"] for _, payload, _ in queued_jobs(queue)] == [[1, 2], [3]]
+    rows = stored(store)
+    assert len(rows) == 3
+    provider_ids = {row["id"]: key for key, row in rows.items()}
+    queued = [payload["message_ids"] for _, payload, _ in queued_jobs(queue)]
+    assert [[provider_ids[i] for i in ids] for ids in queued] == [
+        ["wamid.A", "wamid.B"],
+        ["wamid.C"],
+    ]
 
 
 async def test_statuses_update_outbound_messages(client: Client, store: Store) -> None:
