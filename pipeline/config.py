@@ -134,6 +134,26 @@ class QuietHours(_Section):
     end: time = time(8, 0)
 
 
+class ApprovedTemplate(_Section):
+    """A WhatsApp template approved by Meta, for one of our messages (``reminder_task``…)
+    when the contact's 24-hour window is closed; free-form text is refused outside it.
+
+    ``variables`` names, in order, the placeholders of our template that fill the approved
+    one's ``{{1}}``, ``{{2}}``…
+    """
+
+    #: Twilio: the approved template's Content SID (``HX…``, Content API).
+    twilio_content_sid: str = ""
+    #: Meta: the template's name and language as registered in WhatsApp Manager.
+    meta_name: str = ""
+    meta_language: str = "en_US"
+    variables: list[str] = []
+
+    def on(self, channel: str) -> bool:
+        """Whether this template can be sent through ``channel``."""
+        return bool(self.twilio_content_sid if channel == "twilio" else self.meta_name)
+
+
 class ServiceSettings(_Section):
     """The webhook service and everything it sends back."""
 
@@ -147,6 +167,8 @@ class ServiceSettings(_Section):
     #: The provider's number or phone-number id -> the tenant whose data its messages are.
     tenants_by_number: dict[str, str] = {}
     templates_dir: Path | None = None
+    #: Our template name -> the approved WhatsApp template to send outside the 24-hour window.
+    approved_templates: dict[str, ApprovedTemplate] = {}
     quiet_hours: QuietHours | None = QuietHours()
     #: Outbound messages per second per sender number (Meta allows 80, Twilio's WhatsApp
     #: senders 80 by default); a per-recipient floor avoids WhatsApp's pair-rate limit.

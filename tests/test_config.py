@@ -8,15 +8,39 @@ import pytest
 
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
+from pipeline.notify.templates import load_templates
 from pipeline.roster import Roster, load_roster
 
 EXAMPLE_CONFIG = Path(__file__).parents[1] / "data" / "config.example.yaml"
+SERVICE_EXAMPLE = EXAMPLE_CONFIG.parent / "config.service.example.yaml"
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("CONFIG", "DATABASE_URL", "TIMEZONE", "TEAM_FILE", "SPACY_MODEL", "TENANT"):
         monkeypatch.delenv(f"CHAT2TASK_{key}", raising=False)
+
+
+def test_service_example_loads_with_its_commented_templates_switched_on(tmp_path: Path) -> None:
+    lines = SERVICE_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "approved_templates: {}" in line)
+    lines[start] = "  approved_templates:"
+    end = start + 1
+    while lines[end].startswith("#    "):
+        lines[end] = lines[end][1:]
+        end += 1
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join(lines), encoding="utf-8")
+    (tmp_path / "team.example.yaml").write_text(
+        (SERVICE_EXAMPLE.parent / "team.example.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+
+    settings = load_settings(config)
+    assert set(settings.service.approved_templates) == {"reminder_task", "reminder_event"}
+    assert settings.service.approved_templates["reminder_event"].on("meta")
+    assert not settings.service.approved_templates["reminder_event"].on("twilio")
+    load_templates(settings)  # raises on a name or variable the templates do not have
 
 
 def test_example_config_loads_and_points_at_the_example_roster() -> None:

@@ -10,7 +10,10 @@ idempotency keys.
 
 Before claiming, the job applies the rules in order: consent (opted-out contacts get
 nothing but the STOP/START confirmations: status ``suppressed``), quiet hours (non-urgent
-rows are ``held`` until the window ends), and the pace (rescheduled, never slept on).
+rows are ``held`` until the window ends), and the pace (rescheduled, never slept on). Once
+the contact's 24-hour window has closed, WhatsApp takes only approved templates: a row that
+knows its template (``TemplateCall``) goes as the one configured for it, any other fails
+with ``window_closed`` without a call to the provider.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Row, or_, select, update
 
+from pipeline.config import ApprovedTemplate
 from pipeline.jobs.queue import JobContext, JobQueue, backoff_seconds, job
 from pipeline.notify import services
 from pipeline.notify.contacts import Contact, get_contact
@@ -37,6 +41,11 @@ log = logging.getLogger(__name__)
 CONSENT_KINDS = frozenset({"opted_out", "opted_in"})
 #: A row in ``sending`` this long belongs to a dead worker.
 SENDING_LEASE = timedelta(minutes=5)
+#: WhatsApp's customer-service window: free-form text only this long after the contact's
+#: last message, approved templates after it.
+SERVICE_WINDOW = timedelta(hours=24)
+#: "Outside the window" as Meta says it (Twilio says 63016, but only in a status callback).
+WINDOW_CLOSED = frozenset({"131047"})
 #: Delivery progress in order; a status callback may only move a row forward.
 PROGRESS = ("pending", "held", "sending", "queued", "sent", "delivered", "read")
 FAILURES = ("failed", "undelivered")
@@ -73,6 +82,17 @@ class Outbound:
     error_code: str | None
     error_message: str | None
     attempts: int
+    template: dict[str, Any] | None
+    sent_template: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateCall:
+    """The template a body was rendered from and its values: enough to send the approved
+    WhatsApp template that stands in for it outside the 24-hour window."""
+
+    name: str
+    values: dict[str, str]
 
 
 def enqueue(
@@ -84,6 +104,7 @@ def enqueue(
     urgent: bool = False,
     item_id: int | None = None,
     in_reply_to: int | None = None,
+    template: TemplateCall | None = None,
 ) -> int | None:
     """Queue a message to ``contact`` and submit its send job.
 
@@ -101,6 +122,7 @@ def enqueue(
         "urgent": urgent,
         "item_id": item_id,
         "in_reply_to": in_reply_to,
+        "template": {"name": template.name, "values": template.values} if template else None,
         "status": "suppressed" if _suppressed(contact, kind) else "pending",
         "attempts": 0,
         "created_at": now,
@@ -219,13 +241,13 @@ def send(context: JobContext, payload: dict[str, Any], tenant: str) -> None:
         return
     if not _claim(context.store, row.id, now):
         return
-    _deliver(context, row, now)
+    _deliver(context, row, contact, now)
 
 
-def _deliver(context: JobContext, row: Outbound, now: datetime) -> None:
+def _deliver(context: JobContext, row: Outbound, contact: Contact, now: datetime) -> None:
     attempts = row.attempts + 1
     try:
-        provider_id = services.sender(context, row.channel).send(row.to_address, row.body)
+        provider_id, sent_template = _send(context, row, contact, now)
     except SendRejected as exc:
         _fail(context.store, row.id, exc.code, str(exc), now)
     except SendLater as exc:
@@ -253,10 +275,57 @@ def _deliver(context: JobContext, row: Outbound, now: datetime) -> None:
             from_status="sending",
             status="queued",
             provider_id=provider_id,
+            sent_template=sent_template,
             error_code=None,
             error_message=None,
             updated_at=now,
         )
+
+
+def _send(
+    context: JobContext, row: Outbound, contact: Contact, now: datetime
+) -> tuple[str, str | None]:
+    """Send the row as text inside the contact's 24-hour window, else as its approved
+    template; returns the provider's id and the template sent, if one was."""
+    sender = services.sender(context, row.channel)
+    approved = _approved(context, row)
+    window_open = (
+        contact.last_inbound_at is not None and now - contact.last_inbound_at < SERVICE_WINDOW
+    )
+    if window_open:
+        try:
+            return sender.send(row.to_address, row.body), None
+        except SendRejected as exc:
+            if exc.code not in WINDOW_CLOSED or approved is None:
+                raise  # WhatsApp's clock may close the window before ours: then fall back
+    if approved is None:
+        name = (row.template or {}).get("name") or row.kind
+        last = contact.last_inbound_at.isoformat() if contact.last_inbound_at else "never"
+        raise SendRejected(
+            f"outside WhatsApp's 24-hour window (last message from the contact: {last}) and "
+            f"no approved template for {name!r} on {row.channel} "
+            "(service.approved_templates)",
+            code="window_closed",
+        )
+    name, template = approved
+    values = (row.template or {}).get("values", {})
+    missing = [v for v in template.variables if v not in values]
+    if missing:
+        raise SendRejected(
+            f"approved template {name!r} needs {', '.join(missing)}, which this message lacks",
+            code="template_values",
+        )
+    filled = [str(values[v]) for v in template.variables]
+    return sender.send_template(row.to_address, template, filled), name
+
+
+def _approved(context: JobContext, row: Outbound) -> tuple[str, ApprovedTemplate] | None:
+    """The approved template standing in for the row's, if one is configured for its channel."""
+    name = (row.template or {}).get("name")
+    template = context.settings.service.approved_templates.get(name) if name else None
+    if name is None or template is None or not template.on(row.channel):
+        return None
+    return name, template
 
 
 def _claim(store: Store, outbound_id: int, now: datetime) -> bool:

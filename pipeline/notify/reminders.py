@@ -16,7 +16,7 @@ from pipeline.domain import ItemType, Priority
 from pipeline.jobs.queue import JobContext, JobQueue, job
 from pipeline.notify import services
 from pipeline.notify.contacts import find_person, get_contact
-from pipeline.notify.outbound import enqueue
+from pipeline.notify.outbound import TemplateCall, enqueue
 from pipeline.notify.replies import human_when
 from pipeline.storage import ItemStatus, StoredItem
 from pipeline.storage.tables import items
@@ -64,12 +64,13 @@ def _remind(context: JobContext, item: StoredItem) -> None:
     when = human_when(
         moment, contact.zone(context.settings.timezone), services.clock(context)(), item.grain
     )
-    body = services.templates(context).render(TEMPLATES[item.type], title=item.title, when=when)
+    template = TemplateCall(TEMPLATES[item.type], {"title": item.title, "when": when})
     enqueue(
         context,
         contact,
-        body=body,
+        body=services.templates(context).render(template.name, **template.values),
         kind="reminder",
         urgent=item.priority is Priority.URGENT,
         item_id=item.id,
+        template=template,
     )

@@ -1,4 +1,5 @@
-"""Senders: one method that hands a text to a WhatsApp provider and returns its message id.
+"""Senders: hand a text (or, outside the 24-hour window, an approved template) to a WhatsApp
+provider and return its message id.
 
 Provider errors are sorted into two kinds so the send job can decide by type (httpx style):
 :class:`SendLater` (throttled or the provider is down: try again after ``retry_after``) and
@@ -8,6 +9,7 @@ auth): mark it failed with the provider's code and never retry.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from pipeline.config import MetaSettings, ServiceSettings, TwilioSettings
+from pipeline.config import ApprovedTemplate, MetaSettings, ServiceSettings, TwilioSettings
 from pipeline.errors import ConfigError
 
 TIMEOUT_SECONDS = 15.0
@@ -57,6 +59,11 @@ class Sender(Protocol):
         """Send ``body`` to the E.164 number ``to``; returns the provider's message id."""
         ...
 
+    def send_template(self, to: str, template: ApprovedTemplate, values: list[str]) -> str:
+        """Send an approved template, ``values`` filling its slots in order (for contacts
+        whose 24-hour window is closed); returns the provider's message id."""
+        ...
+
 
 class LoopbackTwilioHttpClient(TwilioHttpClient):
     """Sends every Twilio request to ``base`` (scheme and host) instead of twilio.com: the
@@ -87,12 +94,21 @@ class TwilioSender:
         )
 
     def send(self, to: str, body: str) -> str:
+        return self._create(to, body=body)
+
+    def send_template(self, to: str, template: ApprovedTemplate, values: list[str]) -> str:
+        variables = {str(slot): value for slot, value in enumerate(values, start=1)}
+        return self._create(
+            to, content_sid=template.twilio_content_sid, content_variables=json.dumps(variables)
+        )
+
+    def _create(self, to: str, **content: str) -> str:
         try:
             message = self._client.messages.create(
                 from_=self._from,
                 to=_whatsapp(to),
-                body=body,
                 status_callback=self._status_callback,
+                **content,
             )
         except TwilioRestException as exc:
             code = str(exc.code) if exc.code is not None else None
@@ -117,12 +133,22 @@ class MetaSender:
         )
 
     def send(self, to: str, body: str) -> str:
+        return self._post(to, {"type": "text", "text": {"preview_url": False, "body": body}})
+
+    def send_template(self, to: str, template: ApprovedTemplate, values: list[str]) -> str:
+        parameters = [{"type": "text", "text": value} for value in values]
+        content: dict[str, Any] = {"name": template.meta_name}
+        content["language"] = {"code": template.meta_language}
+        if parameters:
+            content["components"] = [{"type": "body", "parameters": parameters}]
+        return self._post(to, {"type": "template", "template": content})
+
+    def _post(self, to: str, message: dict[str, Any]) -> str:
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to.lstrip("+"),
-            "type": "text",
-            "text": {"preview_url": False, "body": body},
+            **message,
         }
         try:
             response = self._client.post(self._path, json=payload)

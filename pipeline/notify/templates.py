@@ -3,7 +3,9 @@
 Each template is ``data/templates/<name>.txt``; ``service.templates_dir`` points at a folder
 whose files replace the bundled ones of the same name (the others keep the bundled text).
 ``string.Template`` only substitutes ``$names``: editing a template can never run code.
-Every template is checked when the worker starts, so a typo fails at start-up, not at 3 am.
+Every template is checked when the worker starts, so a typo fails at start-up, not at 3 am;
+so is ``service.approved_templates``, which names the WhatsApp-approved template standing in
+for one of ours outside the 24-hour window, and which of our placeholders fill its slots.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 
-from pipeline.config import Settings
+from pipeline.config import ApprovedTemplate, Settings
 from pipeline.errors import ConfigError
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
@@ -68,7 +70,23 @@ def load_templates(settings: Settings) -> Templates:
                     f"template {path} has an unknown name; known: {', '.join(PLACEHOLDERS)}"
                 )
             files[path.stem] = path
+    for name, approved in settings.service.approved_templates.items():
+        _check_approved(name, approved)
     return Templates({name: _read(name, path) for name, path in files.items()})
+
+
+def _check_approved(name: str, approved: ApprovedTemplate) -> None:
+    where = f"service.approved_templates.{name}"
+    if name not in PLACEHOLDERS:
+        raise ConfigError(
+            f"{where}: no message is called {name!r}; known: {', '.join(PLACEHOLDERS)}"
+        )
+    if not (approved.twilio_content_sid or approved.meta_name):
+        raise ConfigError(f"{where} needs twilio_content_sid, meta_name or both")
+    unknown = [v for v in approved.variables if v not in PLACEHOLDERS[name]]
+    if unknown:
+        allowed = ", ".join(sorted(PLACEHOLDERS[name])) or "none"
+        raise ConfigError(f"{where}.variables: {', '.join(unknown)} unknown; allowed: {allowed}")
 
 
 def _read(name: str, path: Path) -> Template:

@@ -260,6 +260,11 @@ class OutboundRow(Base):
     error_code: Mapped[str | None]
     error_message: Mapped[str | None]
     attempts: Mapped[int] = mapped_column(server_default=sql("0"))
+    #: ``{"name": …, "values": {…}}``: the template ``body`` was rendered from, so the
+    #: approved WhatsApp template can stand in once the 24-hour window has closed.
+    template: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    #: The approved template actually sent instead of ``body``, if one was.
+    sent_template: Mapped[str | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -18,11 +18,13 @@ def graph_error(code: int, message: str) -> dict[str, Any]:
 
 
 class FakeMeta(FakeApi):
-    """Accepts text messages; ``sent`` holds the JSON bodies."""
+    """Accepts text and template messages; ``sent`` holds the JSON bodies. Numbers in
+    ``closed_windows`` have not written for 24 hours: only templates reach them (§5)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[dict[str, Any]] = []
+        self.closed_windows: set[str] = set()
         self._ids = itertools.count(1)
 
     @property
@@ -38,8 +40,14 @@ class FakeMeta(FakeApi):
         to = str(body.get("to", ""))
         if body.get("messaging_product") != "whatsapp" or not to.isdigit():
             return Reply(400, graph_error(100, "Invalid parameter"))
-        if body.get("type") != "text" or not body.get("text", {}).get("body"):
+        if body.get("type") == "template":
+            template = body.get("template") or {}
+            if not template.get("name") or not template.get("language", {}).get("code"):
+                return Reply(400, graph_error(132001, "Template name does not exist"))
+        elif body.get("type") != "text" or not body.get("text", {}).get("body"):
             return Reply(400, graph_error(131009, "Parameter value is not valid"))
+        elif f"+{to}" in self.closed_windows:
+            return Reply(400, graph_error(131047, "Re-engagement message"))
         wamid = f"wamid.HBg{next(self._ids):020d}"
         self.sent.append(body)
         return Reply(
@@ -49,4 +57,21 @@ class FakeMeta(FakeApi):
         )  # fmt: skip
 
     def bodies(self, to: str) -> list[str]:
-        return [b["text"]["body"] for b in self.sent if b["to"] == to.lstrip("+")]
+        return [b["text"]["body"] for b in self.sent if b["to"] == to.lstrip("+") and "text" in b]
+
+    def templates(self, to: str) -> list[tuple[str, str, list[str]]]:
+        """(name, language, body parameters) of each template sent to ``to``."""
+        return [
+            (t["name"], t["language"]["code"], _parameters(t))
+            for b in self.sent
+            if b["to"] == to.lstrip("+") and (t := b.get("template"))
+        ]
+
+
+def _parameters(template: dict[str, Any]) -> list[str]:
+    return [
+        parameter["text"]
+        for component in template.get("components", [])
+        if component["type"] == "body"
+        for parameter in component["parameters"]
+    ]

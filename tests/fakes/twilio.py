@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 from typing import Any
 
 from tests.fakes.rest_server import FakeApi, Reply, Request
@@ -39,8 +40,12 @@ class FakeTwilio(FakeApi):
         if request.headers.get("authorization") != f"Basic {expected}":
             return Reply(401, twilio_error(401, 20003, "Authenticate"))
         form = request.body or {}
-        if not form.get("From", "").startswith("whatsapp:") or not form.get("Body"):
+        if not form.get("From", "").startswith("whatsapp:") or not (
+            form.get("Body") or form.get("ContentSid")
+        ):
             return Reply(400, twilio_error(400, 21602, "Message body is required."))
+        if form.get("ContentSid") and not form["ContentSid"].startswith("HX"):
+            return Reply(400, twilio_error(400, 21656, "The ContentVariables are invalid"))
         if not form.get("To", "").startswith("whatsapp:+"):
             return Reply(
                 400, twilio_error(400, 21211, f"Invalid 'To' Phone Number: {form.get('To')}")
@@ -50,9 +55,19 @@ class FakeTwilio(FakeApi):
         return Reply(
             201,
             {"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
-             "body": form["Body"], "error_code": None, "account_sid": ACCOUNT_SID,
+             "body": form.get("Body", ""), "error_code": None, "account_sid": ACCOUNT_SID,
              "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json"},
         )  # fmt: skip
 
     def bodies(self, to: str) -> list[str]:
-        return [form["Body"] for form in self.sent if form["To"] == f"whatsapp:{to}"]
+        return [
+            form["Body"] for form in self.sent if form["To"] == f"whatsapp:{to}" and "Body" in form
+        ]
+
+    def templates(self, to: str) -> list[tuple[str, dict[str, str]]]:
+        """(ContentSid, ContentVariables) of each template sent to ``to``."""
+        return [
+            (form["ContentSid"], json.loads(form.get("ContentVariables", "{}")))
+            for form in self.sent
+            if form["To"] == f"whatsapp:{to}" and "ContentSid" in form
+        ]
