@@ -72,6 +72,7 @@ SECRET_ENV: dict[str, tuple[str, ...]] = {
     "CHAT2TASK_META_APP_SECRET": ("service", "meta", "app_secret"),
     "CHAT2TASK_META_VERIFY_TOKEN": ("service", "meta", "verify_token"),
     "CHAT2TASK_META_ACCESS_TOKEN": ("service", "meta", "access_token"),
+    "CHAT2TASK_METRICS_TOKEN": ("service", "metrics_token"),
 }
 
 
@@ -167,6 +168,8 @@ class ServiceSettings(_Section):
     #: The provider's number or phone-number id -> the tenant whose data its messages are.
     tenants_by_number: dict[str, str] = {}
     templates_dir: Path | None = None
+    #: Bearer token Prometheus must send to read ``/metrics``; empty: open (bind it internally).
+    metrics_token: SecretStr = SecretStr("")
     #: Our template name -> the approved WhatsApp template to send outside the 24-hour window.
     approved_templates: dict[str, ApprovedTemplate] = {}
     quiet_hours: QuietHours | None = QuietHours()

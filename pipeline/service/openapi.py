@@ -364,9 +364,13 @@ def _ops_paths() -> dict[str, Any]:
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",
+                "description": "Needs the bearer token service.metrics_token when one is set",
                 "tags": ["operations"],
-                "security": PUBLIC,
-                "responses": {"200": _text("text/plain", "Prometheus text format")},
+                "security": [{}, {"bearer": []}],  # open, or bearer with metrics_token
+                "responses": {
+                    "200": _text("text/plain", "Prometheus text format"),
+                    "401": _json(s.ErrorBody, "metrics_token is set and was not sent"),
+                },
             }
         },
         "/openapi.json": {

@@ -7,6 +7,7 @@ with separate ``chat2task worker`` processes, this one never sees most deliverie
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from sqlalchemy import func, select, text
 
 from pipeline.jobs.queue import JobQueue
 from pipeline.metrics import REGISTRY
+from pipeline.service.auth import presented_key
+from pipeline.service.errors import ApiError
 from pipeline.service.schemas import Health
 from pipeline.service.state import STATE, blocking, state
 from pipeline.storage import Store
@@ -89,7 +92,17 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text: the process's counters and histograms, then the scrape-time gauges."""
+    """Prometheus text: the process's counters and histograms, then the scrape-time gauges.
+
+    Open unless ``service.metrics_token`` is set; then Prometheus sends it as a bearer token
+    (``authorization: {credentials: …}`` in its scrape config).
+    """
+    token = state(request).settings.service.metrics_token.get_secret_value()
+    presented = presented_key(request) or ""
+    if token and not hmac.compare_digest(presented.encode(), token.encode()):
+        raise ApiError(
+            401, "unauthorized", "send the metrics token as 'Authorization: Bearer <token>'"
+        )
     own = request.app[METRICS]
     body = await blocking(lambda: generate_latest(REGISTRY) + generate_latest(own))
     return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 from sqlalchemy import create_engine, make_url, text
 
 from pipeline.config import Settings
@@ -72,6 +73,22 @@ async def test_metrics_expose_webhook_queue_and_delivery_figures(client: Client)
         "chat2task_extraction_seconds",
     ):
         assert name in text, name
+
+
+async def test_metrics_need_the_token_once_one_is_set(
+    aiohttp_client: ClientFactory, service_settings: Settings, store: Store, queue: JobQueue
+) -> None:
+    service = service_settings.service.model_copy(update={"metrics_token": SecretStr("scrape-me")})
+    settings = service_settings.model_copy(update={"service": service})
+    client = await aiohttp_client(create_app(settings, store=store, queue=queue))
+
+    for headers in ({}, bearer("wrong"), {"Authorization": "Basic c2NyYXBlLW1l"}):
+        refused = await client.get("/metrics", headers=headers)
+        assert refused.status == 401
+        assert (await refused.json())["error"]["code"] == "unauthorized"
+    allowed = await client.get("/metrics", headers=bearer("scrape-me"))
+    assert allowed.status == 200
+    assert "chat2task_queue_depth" in await allowed.text()
 
 
 async def test_openapi_document_lists_every_route(client: Client) -> None:
