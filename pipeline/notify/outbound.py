@@ -44,8 +44,8 @@ SENDING_LEASE = timedelta(minutes=5)
 #: WhatsApp's customer-service window: free-form text only this long after the contact's
 #: last message, approved templates after it.
 SERVICE_WINDOW = timedelta(hours=24)
-#: "Outside the window" as Meta says it (Twilio says 63016, but only in a status callback).
-WINDOW_CLOSED = frozenset({"131047"})
+#: "Outside the window": Meta's code (in its answer or a status), Twilio's (a status only).
+WINDOW_CLOSED = frozenset({"131047", "63016"})
 #: Delivery progress in order; a status callback may only move a row forward.
 PROGRESS = ("pending", "held", "sending", "queued", "sent", "delivered", "read")
 FAILURES = ("failed", "undelivered")
@@ -84,6 +84,7 @@ class Outbound:
     attempts: int
     template: dict[str, Any] | None
     sent_template: str | None
+    window_closed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,9 @@ def record_status(
 
     Callbacks arrive out of order, so a row only moves forward (read never falls back to
     delivered) and stale or repeated callbacks change nothing; ``failed``/``undelivered``
-    end a row that was not delivered yet.
+    end a row that was not delivered yet — except a text WhatsApp failed for a closed
+    window (Twilio only says so here, as 63016): a row that knows its template goes back to
+    ``pending`` to be sent as that template (recovery picks it up within a minute).
     """
     ours = PROVIDER_STATUS.get(status)
     if ours is None:
@@ -175,6 +178,8 @@ def record_status(
     if ours in FAILURES:
         earlier = PROGRESS[: PROGRESS.index("delivered")]
         values = {"status": ours, "error_code": error_code, "error_message": error_message}
+        if error_code in WINDOW_CLOSED and _retry_as_template(store, channel, provider_id, at):
+            return True
     else:
         earlier = PROGRESS[: PROGRESS.index(ours)]
         values = {"status": ours}
@@ -194,6 +199,30 @@ def record_status(
             outbound.c.channel == channel, outbound.c.provider_id == provider_id
         )
         return conn.execute(known).first() is not None
+
+
+def _retry_as_template(store: Store, channel: str, provider_id: str, at: datetime) -> bool:
+    """Put a text failed late for a closed window back in line, once, as its template."""
+    with store.transaction() as conn:
+        row = conn.execute(
+            select(outbound).where(
+                outbound.c.channel == channel, outbound.c.provider_id == provider_id
+            )
+        ).first()
+        if row is None or not row.template or row.sent_template or row.window_closed_at:
+            return False
+        reopened = conn.execute(
+            update(outbound)
+            .where(outbound.c.id == row.id, outbound.c.status.in_(("queued", "sent")))
+            .values(
+                status="pending",
+                provider_id=None,
+                send_after=None,
+                window_closed_at=at,
+                updated_at=at,
+            )
+        )
+    return reopened.rowcount > 0
 
 
 def recover_sends(context: JobContext, queue: JobQueue) -> int:
@@ -290,7 +319,9 @@ def _send(
     sender = services.sender(context, row.channel)
     approved = _approved(context, row)
     window_open = (
-        contact.last_inbound_at is not None and now - contact.last_inbound_at < SERVICE_WINDOW
+        row.window_closed_at is None
+        and contact.last_inbound_at is not None
+        and now - contact.last_inbound_at < SERVICE_WINDOW
     )
     if window_open:
         try:

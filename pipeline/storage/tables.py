@@ -265,6 +265,9 @@ class OutboundRow(Base):
     template: Mapped[dict[str, Any] | None] = mapped_column(Json)
     #: The approved template actually sent instead of ``body``, if one was.
     sent_template: Mapped[str | None]
+    #: When WhatsApp failed the text late for a closed window (Twilio 63016 in a status
+    #: callback): the row is sent again, as its template.
+    window_closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -12,7 +12,7 @@ import pytest
 from pipeline.config import ApprovedTemplate
 from pipeline.errors import ConfigError
 from pipeline.notify.contacts import touch
-from pipeline.notify.outbound import Outbound, list_outbound
+from pipeline.notify.outbound import Outbound, get_outbound, list_outbound, record_status
 from pipeline.notify.templates import load_templates
 from tests.fakes.meta import FakeMeta
 from tests.fakes.twilio import FakeTwilio
@@ -117,6 +117,54 @@ def test_whatsapps_refusal_without_a_template_is_recorded(
     fake_meta.closed_windows.add(JOHN)
     reminder = remind_john(harness, channel="meta", silent_days=0.9)
     assert (reminder.status, reminder.error_code) == ("failed", "131047")
+
+
+def test_a_late_63016_sends_the_template_once(
+    with_templates: Harness, fake_twilio: FakeTwilio
+) -> None:
+    text = remind_john(with_templates, silent_days=0.9)
+    assert text.provider_id is not None and fake_twilio.bodies(JOHN)
+
+    assert late_failure(with_templates, text.provider_id)
+    with_templates.queue.recover()
+    with_templates.queue.drain()
+    resent = get_outbound(with_templates.store, text.id)
+    assert resent is not None and resent.provider_id not in (None, text.provider_id)
+    assert (resent.status, resent.sent_template) == ("queued", "reminder_task")
+    assert len(fake_twilio.templates(JOHN)) == 1
+
+    assert resent.provider_id is not None
+    late_failure(with_templates, resent.provider_id)  # the template failed too: that is final
+    with_templates.queue.recover()
+    with_templates.queue.drain()
+    final = get_outbound(with_templates.store, text.id)
+    assert final is not None and (final.status, final.error_code) == ("undelivered", "63016")
+    assert len(fake_twilio.templates(JOHN)) == 1
+
+
+def test_a_late_63016_for_a_reply_is_final(harness: Harness, fake_twilio: FakeTwilio) -> None:
+    harness.receive("John, please send the Acme quote by 9am tomorrow")
+    (confirmation,) = list_outbound(harness.store, "default")
+    assert confirmation.provider_id is not None and confirmation.template is None
+    assert late_failure(harness, confirmation.provider_id)
+    harness.queue.recover()
+    harness.queue.drain()
+    row = get_outbound(harness.store, confirmation.id)
+    assert row is not None and (row.status, row.error_code) == ("undelivered", "63016")
+    assert len(fake_twilio.sent) == 1
+
+
+def late_failure(harness: Harness, provider_id: str) -> bool:
+    """Twilio's status callback for a text WhatsApp refused: the window had closed."""
+    return record_status(
+        harness.store,
+        channel="twilio",
+        provider_id=provider_id,
+        status="undelivered",
+        at=harness.clock.now,
+        error_code="63016",
+        error_message="Failed to send freeform message because you are outside the allowed window",
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,11 @@ def upgrade() -> None:
     with op.batch_alter_table("outbound_messages") as batch:
         batch.add_column(sa.Column("template", JSON, nullable=True))
         batch.add_column(sa.Column("sent_template", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("window_closed_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbound_messages") as batch:
+        batch.drop_column("window_closed_at")
         batch.drop_column("sent_template")
         batch.drop_column("template")
