@@ -142,6 +142,11 @@ class Connector(ABC):
     def refresh_auth(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Get a new session or token; connectors with long-lived keys need not override."""
 
+    def find_open_deal(self, account: RemoteRef) -> RemoteRef | None:
+        """The account's one open deal (opportunity), if it has exactly one; CRMs without
+        deals need not override."""
+        return None
+
     # -- shared machinery -------------------------------------------------------------------
 
     def call(self, request: Callable[[], T]) -> T:

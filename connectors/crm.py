@@ -2,7 +2,7 @@
 
 * :class:`CRMOptions`: the options every CRM connector takes (zone of date-only fields, timeout).
 * :func:`linked_records`: the CRM contacts and accounts an item mentions, found by name
-  (names from :func:`connectors.rest.linked_names`).
+  (names from :func:`connectors.rest.linked_names`), and those accounts' open deals.
 * :func:`remote_change` / :func:`changes_after`: CRM records read back through the mapping as
   :class:`RemoteChange` values, and the polling cursor.
 * :func:`check_object` / :func:`check_owners`: the mapping checked against what the CRM describes.
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +37,8 @@ class CRMOptions(BaseModel):
     timezone: ZoneName = "UTC"
     #: Seconds to wait for an answer: a hung request must become a retriable error.
     timeout: float = Field(default=30.0, gt=0)
+    #: Link activities to the one open deal / opportunity of the account they mention.
+    link_deals: bool = True
 
     @property
     def zone(self) -> ZoneInfo:
@@ -45,13 +48,24 @@ class CRMOptions(BaseModel):
 # -- linking ----------------------------------------------------------------------------------
 
 
-def linked_records(
-    connector: Connector, item: StoredItem
-) -> tuple[list[RemoteRef], list[RemoteRef]]:
-    """The contacts and accounts the item mentions that the CRM knows (unambiguously)."""
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The CRM records an item is linked to, each list first mentioned first."""
+
+    contacts: list[RemoteRef]
+    accounts: list[RemoteRef]
+    #: The single open deal (opportunity) of each linked account that has exactly one.
+    deals: list[RemoteRef]
+
+
+def linked_records(connector: Connector, item: StoredItem, *, deals: bool = True) -> Links:
+    """The contacts and accounts the item mentions that the CRM knows (unambiguously) and,
+    with ``deals``, the open deal of each account that has one (a chat about Acme is about
+    Acme's deal in flight; with several in flight, which one would be a guess)."""
     contacts = [r for n in linked_names(item, "PERSON") if (r := connector.find_contact(n))]
     accounts = [r for n in linked_names(item, "ORG") if (r := connector.find_account(n))]
-    return contacts, accounts
+    open_deals = [d for a in accounts if (d := connector.find_open_deal(a))] if deals else []
+    return Links(contacts, accounts, open_deals)
 
 
 def only(refs: list[RemoteRef]) -> RemoteRef | None:

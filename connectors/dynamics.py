@@ -169,6 +169,7 @@ class DynamicsConnector(Connector):
         super().__init__(name, options, mapping)
         assert isinstance(options, DynamicsOptions)
         self.zone = options.zone
+        self.link_deals = options.link_deals
         self.token = EntraToken(options, _requests_session(options.ca_bundle))
         self.api = DataverseApi(
             httpx.Client(
@@ -232,8 +233,8 @@ class DynamicsConnector(Connector):
 
     def _regarding(self, sync: SyncItem, entity_set: str) -> dict[str, str]:
         """An activity is *regarding* one record: the account if known, else a contact."""
-        contacts, accounts = linked_records(self, sync.item)
-        found = next(iter(accounts or contacts), None)
+        links = linked_records(self, sync.item, deals=self.link_deals)
+        found = next(iter(links.accounts or links.contacts), None)
         if found is None:
             return {}
         bind = f"regardingobjectid_{found.type}_{_logical_name(entity_set)}@odata.bind"

@@ -109,8 +109,8 @@ class HubSpotConnector(Connector):
             problems = "; ".join(e.message for e in answer.errors)
             raise Permanent(f"{SYSTEM} refused the {object_type} record: {problems}")
         ref = RemoteRef(answer.results[0].id, object_type)
-        contacts, companies = linked_records(self, stored)
-        for target in (*contacts, *companies):
+        links = linked_records(self, stored, deals=self.options.link_deals)
+        for target in (*links.contacts, *links.accounts):
             self._associate(ref, target)
         return ref
 

@@ -88,6 +88,7 @@ class PipedriveConnector(Connector):
         super().__init__(name, options, mapping)
         assert isinstance(options, PipedriveOptions)
         self.zone = options.zone
+        self.link_deals = options.link_deals
         self.api = PipedriveApi(
             httpx.Client(
                 base_url=options.base_url,
@@ -117,12 +118,12 @@ class PipedriveConnector(Connector):
         self._to_pipedrive_formats(item, payload)
         payload["type"] = self.mapping.object_for(item)
         payload[MARKER_FIELD] = _with_marker(payload.get(MARKER_FIELD), item.external_id)
-        people, organizations = linked_records(self, item)
-        if organizations:
-            payload["org_id"] = int(organizations[0].id)
-        if people:
+        links = linked_records(self, item, deals=self.link_deals)
+        if links.accounts:
+            payload["org_id"] = int(links.accounts[0].id)
+        if links.contacts:
             payload["participants"] = [
-                {"person_id": int(p.id), "primary": i == 0} for i, p in enumerate(people)
+                {"person_id": int(p.id), "primary": i == 0} for i, p in enumerate(links.contacts)
             ]
         return payload
 

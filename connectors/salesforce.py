@@ -182,9 +182,13 @@ class SalesforceConnector(Connector):
         stored = item.item
         sobject = self.mapping.object_for(stored)
         data = self.mapping.render(stored, item.text, self.options.zone)
-        contacts, accounts = linked_records(self, stored)
+        links = linked_records(self, stored, deals=self.options.link_deals)
         data.update(
-            {f: refs[0].id for f, refs in (("WhoId", contacts), ("WhatId", accounts)) if refs}
+            {
+                f: refs[0].id
+                for f, refs in (("WhoId", links.contacts), ("WhatId", links.accounts))
+                if refs
+            }
         )
         key = format_external_id(self.options.external_id_field, stored.external_id)
         response = self._request(
