@@ -29,7 +29,7 @@ import requests
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import Connector, RemoteChange, RemoteRef, SyncItem
-from connectors.crm import CRMOptions, linked_records
+from connectors.crm import CRMOptions, linked_records, only
 from connectors.errors import (
     ConnectorConfigError,
     Permanent,
@@ -232,21 +232,35 @@ class DynamicsConnector(Connector):
         return fields, {STATECODE: statecode, "statuscode": STATUS_FOR_STATE[entity_set][statecode]}
 
     def _regarding(self, sync: SyncItem, entity_set: str) -> dict[str, str]:
-        """An activity is *regarding* one record: the account if known, else a contact."""
+        """An activity is *regarding* exactly one record, the most specific one known: the
+        open opportunity of a mentioned account, else the account, else a contact."""
         links = linked_records(self, sync.item, deals=self.link_deals)
-        found = next(iter(links.accounts or links.contacts), None)
+        found = next(iter(links.deals or links.accounts or links.contacts), None)
         if found is None:
             return {}
         bind = f"regardingobjectid_{found.type}_{_logical_name(entity_set)}@odata.bind"
-        return {bind: f"/{found.type}s({found.id})"}
+        return {bind: f"/{_entity_set(found.type)}({found.id})"}
 
-    # -- finding people and organisations ---------------------------------------------------
+    # -- finding people, organisations and deals --------------------------------------------
 
     def find_contact(self, name: str) -> RemoteRef | None:
         return self.call(lambda: self._find("contacts", "contactid", "fullname", name))
 
     def find_account(self, name: str) -> RemoteRef | None:
         return self.call(lambda: self._find("accounts", "accountid", "name", name))
+
+    def find_open_deal(self, account: RemoteRef) -> RemoteRef | None:
+        return self.call(lambda: self._open_opportunity(account.id))
+
+    def _open_opportunity(self, account_id: str) -> RemoteRef | None:
+        """Two rows at most are enough to tell "exactly one" from "several"."""
+        query = _odata(
+            select="opportunityid",
+            filter=f"_parentaccountid_value eq {account_id} and statecode eq 0",
+            top="2",
+        )
+        rows = self.api.rows(f"opportunities?{query}")
+        return only([RemoteRef(str(row["opportunityid"]), "opportunity") for row in rows])
 
     def _find(self, entity_set: str, key: str, column: str, name: str) -> RemoteRef | None:
         literal = name.replace("'", "''")
@@ -335,6 +349,14 @@ def _requests_session(ca_bundle: Path | None) -> requests.Session:
 def _logical_name(entity_set: str) -> str:
     """The entity sets used here are the table's logical name plus ``s`` (``tasks``)."""
     return entity_set.removesuffix("s")
+
+
+def _entity_set(logical_name: str) -> str:
+    """A table's entity set, its English plural: ``account`` → ``accounts``, ``opportunity``
+    → ``opportunities``."""
+    if logical_name.endswith("y"):
+        return logical_name.removesuffix("y") + "ies"
+    return logical_name + "s"
 
 
 def _odata(**options: str | None) -> str:

@@ -5,6 +5,10 @@ Exactly once: records are written with a batch upsert keyed on a unique custom p
 record the first attempt created. The SDK's own retries are off: the sync engine owns them.
 Private-app tokens do not expire, so there is nothing to refresh; a 401 is retried once by
 :meth:`Connector.call` and then reported as :class:`Transient`.
+
+Each record is linked, by the default association (an idempotent PUT), to the contacts and
+companies the item names and, unless ``link_deals`` is off, to each company's one open deal:
+a deal search on the ``associations.company`` pseudo-property and ``hs_is_closed``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ _API_ERRORS = (
     owners.ApiException,
 )
 _MODIFIED = "hs_lastmodifieddate"
+_ID = "hs_object_id"
 _PAGE = 100
 
 
@@ -67,7 +72,8 @@ class HubSpotOptions(CRMOptions):
 
 
 class HubSpotConnector(Connector):
-    """Tasks and meetings upserted on ``id_property``; associated to contacts and companies."""
+    """Tasks and meetings upserted on ``id_property``; associated to contacts, companies and
+    their open deals."""
 
     Options = HubSpotOptions
     secrets = ("access_token",)
@@ -110,7 +116,7 @@ class HubSpotConnector(Connector):
             raise Permanent(f"{SYSTEM} refused the {object_type} record: {problems}")
         ref = RemoteRef(answer.results[0].id, object_type)
         links = linked_records(self, stored, deals=self.options.link_deals)
-        for target in (*links.contacts, *links.accounts):
+        for target in (*links.contacts, *links.accounts, *links.deals):
             self._associate(ref, target)
         return ref
 
@@ -129,10 +135,15 @@ class HubSpotConnector(Connector):
     def find_account(self, name: str) -> RemoteRef | None:
         return self._find("companies", {"name": name})
 
+    def find_open_deal(self, account: RemoteRef) -> RemoteRef | None:
+        """One search, however many deals the company has: search filters on associations."""
+        return self._find("deals", {"associations.company": account.id, "hs_is_closed": "false"})
+
     def _find(self, object_type: str, equals: dict[str, str]) -> RemoteRef | None:
         filters = [Filter(property_name=p, operator="EQ", value=v) for p, v in equals.items() if v]
+        # Only ids are read; the filters' names would include associations.company, no property.
         request = PublicObjectSearchRequest(
-            filter_groups=[FilterGroup(filters=filters)], properties=list(equals), limit=2
+            filter_groups=[FilterGroup(filters=filters)], properties=[_ID], limit=2
         )
         found = self._request(lambda: self._search.do_search(object_type, request, **self._timeout))
         return only([RemoteRef(r.id, object_type) for r in found.results])

@@ -1,5 +1,8 @@
 """Pipedrive activities (API v2) over httpx: tasks and meetings, linked to people and orgs.
 
+An activity about an organisation with exactly one open deal is linked to that deal too
+(``deal_id``), unless ``link_deals`` is off; with several open deals none is picked.
+
 Pipedrive has no upsert and no idempotency key, so exactly-once rests on two things:
 the activity id from the last push (``SyncItem.link``), and a marker ``[c2t:<external id>]``
 in the activity's note. Without a link, the activities updated since the item was created
@@ -22,7 +25,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import Connector, RemoteChange, RemoteRef, SyncItem
-from connectors.crm import CRMOptions, linked_records
+from connectors.crm import CRMOptions, linked_records, only
 from connectors.errors import ConnectorConfigError, Permanent
 from connectors.mapping import OWNER, FieldMapping
 from connectors.rest import RestApi, first_crm_field, json_body, parse_utc, utc_stamp
@@ -121,6 +124,8 @@ class PipedriveConnector(Connector):
         links = linked_records(self, item, deals=self.link_deals)
         if links.accounts:
             payload["org_id"] = int(links.accounts[0].id)
+        if links.deals:
+            payload["deal_id"] = int(links.deals[0].id)
         if links.contacts:
             payload["participants"] = [
                 {"person_id": int(p.id), "primary": i == 0} for i, p in enumerate(links.contacts)
@@ -169,7 +174,7 @@ class PipedriveConnector(Connector):
                 return
             params["cursor"] = cursor
 
-    # -- finding people and organisations ---------------------------------------------------
+    # -- finding people, organisations and deals --------------------------------------------
 
     def find_contact(self, name: str) -> RemoteRef | None:
         return self.call(lambda: self._search("persons", "person", name))
@@ -182,6 +187,15 @@ class PipedriveConnector(Connector):
         found = self.api.envelope("GET", f"/api/v2/{collection}/search", params=params)["data"]
         items = (found or {}).get("items") or []
         return RemoteRef(str(items[0]["item"]["id"]), kind) if items else None
+
+    def find_open_deal(self, account: RemoteRef) -> RemoteRef | None:
+        return self.call(lambda: self._open_deal(account))
+
+    def _open_deal(self, org: RemoteRef) -> RemoteRef | None:
+        """Two deals are enough to know the organisation has more than one."""
+        params = {"org_id": org.id, "status": "open", "limit": 2}
+        deals = self.api.envelope("GET", "/api/v2/deals", params=params)["data"] or []
+        return only([RemoteRef(str(deal["id"]), "deal") for deal in deals])
 
     # -- reading changes back ---------------------------------------------------------------
 

@@ -7,6 +7,11 @@ timeout updates the record the first attempt created instead of adding a second 
 The connector logs in itself and then talks to the instance with the session id, so an
 expired session reaches :meth:`Connector.call` as :class:`AuthExpired` and is renewed once
 there (simple-salesforce's own silent re-login, up to three times per call, is not used).
+
+Linking: WhoId is the Contact the item mentions or, with none of that name, an unconverted
+Lead; WhatId is the mentioned Account's one open Opportunity (``link_deals``), else the
+Account. Salesforce relates an activity on a Lead to nothing (a WhatId beside a Lead's WhoId
+is refused), so an activity on a Lead has its WhatId cleared.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from connectors.base import (
 )
 from connectors.crm import (
     CRMOptions,
+    Links,
     changes_after,
     check_object,
     check_owners,
@@ -182,14 +188,7 @@ class SalesforceConnector(Connector):
         stored = item.item
         sobject = self.mapping.object_for(stored)
         data = self.mapping.render(stored, item.text, self.options.zone)
-        links = linked_records(self, stored, deals=self.options.link_deals)
-        data.update(
-            {
-                f: refs[0].id
-                for f, refs in (("WhoId", links.contacts), ("WhatId", links.accounts))
-                if refs
-            }
-        )
+        data.update(_who_and_what(linked_records(self, stored, deals=self.options.link_deals)))
         key = format_external_id(self.options.external_id_field, stored.external_id)
         response = self._request(
             lambda sf: getattr(sf, sobject).upsert(key, data, raw_response=True)
@@ -208,12 +207,26 @@ class SalesforceConnector(Connector):
         return ids[0]
 
     def find_contact(self, name: str) -> RemoteRef | None:
+        """A Contact, else an unconverted Lead: someone not yet qualified exists only as a Lead.
+
+        Several Contacts of that name are ambiguous, not a reason to try the Leads.
+        """
         ids = self._ids("SELECT Id FROM Contact WHERE Name = {} LIMIT 2", name)
-        return only([RemoteRef(i, "Contact") for i in ids])
+        if ids:
+            return only([RemoteRef(i, "Contact") for i in ids])
+        ids = self._ids("SELECT Id FROM Lead WHERE Name = {} AND IsConverted = false LIMIT 2", name)
+        return only([RemoteRef(i, "Lead") for i in ids])
 
     def find_account(self, name: str) -> RemoteRef | None:
         ids = self._ids("SELECT Id FROM Account WHERE Name = {} LIMIT 2", name)
         return only([RemoteRef(i, "Account") for i in ids])
+
+    def find_open_deal(self, account: RemoteRef) -> RemoteRef | None:
+        ids = self._ids(
+            "SELECT Id FROM Opportunity WHERE AccountId = {} AND IsClosed = false LIMIT 2",
+            account.id,
+        )
+        return only([RemoteRef(i, "Opportunity") for i in ids])
 
     def changes_since(self, cursor: str | None) -> tuple[list[RemoteChange], str]:
         return changes_after(cursor, self._changes)
@@ -262,6 +275,22 @@ class SalesforceConnector(Connector):
                 f"(and 'Unique') on it, or set external_id_field"
             )
         return f"{line}, upsert on {key}"
+
+
+def _who_and_what(links: Links) -> dict[str, str | None]:
+    """WhoId: the first person; WhatId: the first open Opportunity, else the first Account.
+
+    With a Lead as the Who, WhatId is sent empty rather than left out: an earlier upsert may
+    have related the record to an Account, and Salesforce refuses a Lead beside it.
+    """
+    who = links.contacts[0] if links.contacts else None
+    what = next(iter(links.deals or links.accounts), None)
+    fields: dict[str, str | None] = {"WhoId": who.id} if who else {}
+    if who and who.type == "Lead":
+        fields["WhatId"] = None
+    elif what:
+        fields["WhatId"] = what.id
+    return fields
 
 
 def _picklist(field: dict[str, Any]) -> frozenset[str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from connectors.errors import (
 from connectors.mapping import FieldMapping
 from pipeline.config import ConnectorSettings
 from pipeline.domain import ItemType, Priority
+from pipeline.storage.records import StoredItem
 from pipeline.storage.tables import ItemStatus
 from tests.fakes.dynamics import APP_USER, CLIENT_ID, CLIENT_SECRET, TENANT, FakeDynamics
 from tests.fakes.dynamics import running_dynamics as running
@@ -228,6 +230,90 @@ def test_the_account_is_preferred_as_regarding_else_the_contact(
         "contacts",
     )
     assert connector.find_account("Initech") is None
+
+
+def about_acme(key: str = "m1", **changes: object) -> StoredItem:
+    """An item that mentions Jane at Acme Corp."""
+    mentions = (entity("Jane O'Neil", "PERSON"), entity("Acme", "ORG", key="Acme Corp"))
+    return stored_item(key, entities=mentions, **changes)
+
+
+def regarding(row: dict[str, Any]) -> tuple[str, str]:
+    return row["_regardingobjectid_value"], row["_regardingobjectid_target"]
+
+
+def test_the_accounts_one_open_opportunity_is_preferred_as_regarding(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    acme = fake.add_account("Acme Corp")
+    fake.add_contact("Jane O'Neil")
+    fake.add_opportunity(acme, statecode=1)  # won: history, not the deal in flight
+    deal = fake.add_opportunity(acme)
+    fake.add_opportunity(fake.add_account("Initech"))
+
+    ref = connector.upsert(SyncItem(about_acme()))
+
+    assert regarding(fake.tables["tasks"][ref.id]) == (deal, "opportunities")
+    assert (
+        fake.calls("PATCH")[-1].body["regardingobjectid_opportunity_task@odata.bind"]
+        == f"/opportunities({deal})"
+    )
+    (query,) = fake.calls("GET", "/api/data/v9.2/opportunities")
+    assert query.query == {
+        "$select": "opportunityid",
+        "$filter": f"_parentaccountid_value eq {acme} and statecode eq 0",
+        "$top": "2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("states", "link_deals"),
+    [([0, 0], True), ([1, 2], True), ([0], False)],
+    ids=["two open", "only won and lost", "link_deals off"],
+)
+def test_the_account_is_regarding_without_a_single_open_opportunity_to_link(
+    fake: FakeDynamics, connect: Connect, states: list[int], link_deals: bool
+) -> None:
+    acme = fake.add_account("Acme Corp")
+    for state in states:
+        fake.add_opportunity(acme, statecode=state)
+
+    ref = connect(link_deals=link_deals).upsert(SyncItem(about_acme()))
+
+    assert regarding(fake.tables["tasks"][ref.id]) == (acme, "accounts")
+    asked = fake.calls("GET", "/api/data/v9.2/opportunities")
+    assert len(asked) == (1 if link_deals else 0)
+
+
+def test_an_appointment_is_regarding_the_open_opportunity_too(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    deal = fake.add_opportunity(fake.add_account("Acme Corp"))
+    event = about_acme(
+        type=ItemType.EVENT,
+        due=None,
+        start=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+        end=datetime(2026, 11, 27, 15, 0, tzinfo=UTC),
+    )
+
+    ref = connector.upsert(SyncItem(event))
+
+    assert ref.type == "appointments"
+    assert regarding(fake.tables["appointments"][ref.id]) == (deal, "opportunities")
+
+
+def test_the_fake_refuses_a_regarding_opportunity_that_does_not_exist(
+    fake: FakeDynamics, connector: DynamicsConnector
+) -> None:
+    """Like Dataverse, so that the tests above could not pass with a made-up id."""
+    missing = "00000000-0000-0000-0000-0000000000ff"
+    body = {
+        "subject": "x",
+        "regardingobjectid_opportunity_task@odata.bind": f"/opportunities({missing})",
+    }
+    with pytest.raises(Permanent, match=f"400: opportunity With Id = {missing} Does Not Exist"):
+        connector.api.request("PATCH", f"tasks({stored_item().external_id})", json=body)
+    assert fake.tables["tasks"] == {}
 
 
 def test_changes_made_in_dynamics_flow_back(

@@ -13,6 +13,7 @@ from connectors.errors import ConnectorConfigError, Permanent, RateLimited, Tran
 from connectors.hubspot import HubSpotConnector
 from connectors.mapping import FieldMapping
 from pipeline.domain import ItemType, Priority
+from pipeline.storage.records import StoredItem
 from pipeline.storage.tables import ItemStatus
 from tests.fakes.hubspot import ID_PROPERTY, JOHN, SARAH, TOKEN, UNAUTHORIZED, FakeHubSpot
 from tests.fakes.items import entity, stored_item
@@ -209,6 +210,17 @@ def test_an_unreachable_portal_is_transient() -> None:
 # -- linking ---------------------------------------------------------------------------------
 
 
+def open_deals_of(company: str) -> list[dict[str, str]]:
+    """The filters of the deal search: by association, one call however many deals."""
+    return [
+        {"propertyName": "associations.company", "operator": "EQ", "value": company},
+        {"propertyName": "hs_is_closed", "operator": "EQ", "value": "false"},
+    ]
+
+
+ACME = (entity("Acme", "ORG", key="Acme Corp"),)
+
+
 def test_mentioned_contacts_and_companies_are_associated(
     fake: FakeHubSpot, connector: HubSpotConnector
 ) -> None:
@@ -238,7 +250,55 @@ def test_mentioned_contacts_and_companies_are_associated(
             }
         ],
         [{"filters": [{"propertyName": "name", "operator": "EQ", "value": "Acme Corp"}]}],
+        [{"filters": open_deals_of(acme)}],
     ]
+
+
+@pytest.mark.parametrize(
+    "item", [stored_item(entities=ACME), meeting(entities=ACME)], ids=["task", "meeting"]
+)
+def test_the_one_open_deal_of_a_mentioned_company_is_associated(
+    fake: FakeHubSpot, connector: HubSpotConnector, item: StoredItem
+) -> None:
+    acme = fake.add("companies", name="Acme Corp")
+    fake.add_deal(acme, "Acme 2025 renewal", stage="closedwon")
+    deal = fake.add_deal(acme, "Acme Q3 expansion")
+    fake.add_deal(fake.add("companies", name="Globex"), "Globex pilot")
+
+    ref = connector.upsert(SyncItem(item))
+
+    assert {a for a in fake.associations if a[:2] == (ref.type, ref.id)} == {
+        (ref.type, ref.id, "companies", acme),
+        (ref.type, ref.id, "deals", deal),
+    }
+    (search,) = fake.calls("POST", "/crm/v3/objects/deals/search")
+    assert search.body["filterGroups"] == [{"filters": open_deals_of(acme)}]
+    assert search.body["limit"] == 2
+
+
+@pytest.mark.parametrize(
+    ("stages", "options"),
+    [
+        (["appointmentscheduled", "contractsent"], {}),
+        (["closedwon", "closedlost"], {}),
+        (["appointmentscheduled"], {"link_deals": False}),
+    ],
+    ids=["two-open", "only-closed", "link-deals-off"],
+)
+def test_no_deal_is_associated_without_exactly_one_open_or_when_off(
+    fake: FakeHubSpot, stages: list[str], options: dict[str, Any]
+) -> None:
+    acme = fake.add("companies", name="Acme Corp")
+    for n, stage in enumerate(stages):
+        fake.add_deal(acme, f"Acme deal {n}", stage=stage)
+
+    ref = connect(fake, **options).upsert(SyncItem(stored_item(entities=ACME)))
+
+    assert {a for a in fake.associations if a[:2] == (ref.type, ref.id)} == {
+        (ref.type, ref.id, "companies", acme)
+    }
+    searched = fake.calls("POST", "/crm/v3/objects/deals/search")
+    assert len(searched) == (0 if options else 1)
 
 
 def test_an_ambiguous_or_unknown_name_is_not_associated(

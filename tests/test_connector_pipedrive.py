@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -219,6 +220,65 @@ def test_people_and_organisations_are_linked_but_not_our_team(
     assert activity["participants"] == [{"person_id": person, "primary": True}]
     assert connector.find_contact("jane doe") == RemoteRef(str(person), "person")
     assert connector.find_account("Initech") is None
+
+
+def about_acme() -> SyncItem:
+    """An item mentioning the organisation "Acme Corp"."""
+    return SyncItem(stored_item(entities=(entity("Acme", "ORG", key="Acme Corp"),)))
+
+
+def test_the_one_open_deal_of_the_organisation_is_linked(
+    fake: FakePipedrive, connector: PipedriveConnector
+) -> None:
+    org = fake.add_organization("Acme Corp")
+    fake.add_deal(org, status="won")
+    deal = fake.add_deal(org)
+    fake.add_deal(fake.add_organization("Initech"))  # another organisation's deal
+
+    activity = fake.activities[int(connector.upsert(about_acme()).id)]
+
+    assert (activity["org_id"], activity["deal_id"]) == (org, deal)
+    [lookup] = fake.calls("GET", "/api/v2/deals")
+    assert lookup.query["org_id"] == str(org) and lookup.query["status"] == "open"
+    assert connector.find_open_deal(RemoteRef(str(org), "organization")) == RemoteRef(
+        str(deal), "deal"
+    )
+
+
+@pytest.mark.parametrize(
+    "statuses", [("open", "open"), ("won", "lost"), ()], ids=["two open", "closed", "none"]
+)
+def test_no_deal_is_linked_unless_exactly_one_is_open(
+    fake: FakePipedrive, connector: PipedriveConnector, statuses: tuple[str, ...]
+) -> None:
+    org = fake.add_organization("Acme Corp")
+    for status in statuses:
+        fake.add_deal(org, status=status)
+
+    activity = fake.activities[int(connector.upsert(about_acme()).id)]
+
+    assert activity["org_id"] == org and "deal_id" not in activity
+
+
+def test_link_deals_off_does_not_look_for_deals(fake: FakePipedrive, connect: Connect) -> None:
+    org = fake.add_organization("Acme Corp")
+    fake.add_deal(org)
+
+    activity = fake.activities[int(connect(link_deals=False).upsert(about_acme()).id)]
+
+    assert activity["org_id"] == org and "deal_id" not in activity
+    assert fake.calls("GET", "/api/v2/deals") == []
+
+
+def test_an_update_keeps_the_deal(fake: FakePipedrive, connector: PipedriveConnector) -> None:
+    deal = fake.add_deal(fake.add_organization("Acme Corp"))
+    first = connector.upsert(about_acme())
+
+    connector.upsert(replace(about_acme(), link=first))
+
+    [patch] = fake.calls("PATCH")
+    assert patch.body["deal_id"] == deal
+    assert fake.activities[int(first.id)]["deal_id"] == deal
 
 
 def test_changes_made_in_pipedrive_flow_back(

@@ -279,6 +279,7 @@ def test_mentioned_contact_and_account_become_who_and_what(
     assert queries == [
         "SELECT Id FROM Contact WHERE Name = 'Maria Lopez' LIMIT 2",
         "SELECT Id FROM Account WHERE Name = 'O\\'Brien & Sons' LIMIT 2",
+        f"SELECT Id FROM Opportunity WHERE AccountId = '{account}' AND IsClosed = false LIMIT 2",
     ]
 
 
@@ -294,6 +295,91 @@ def test_an_ambiguous_or_unknown_name_is_not_linked(
     assert "WhoId" not in record and "WhatId" not in record
     assert connector.find_contact("John Smith") is None
     assert connector.find_account("Umbrella") is None
+
+
+def test_the_accounts_one_open_opportunity_becomes_the_what(
+    fake: FakeSalesforce, connector: SalesforceConnector
+) -> None:
+    acme = fake.add("Account", Name="Acme")
+    deal = fake.add("Opportunity", Name="Acme renewal", AccountId=acme)
+    fake.add("Opportunity", Name="Acme pilot", AccountId=acme, IsClosed=True)
+    item = stored_item(entities=(entity("Acme", "ORG"),))
+    connector.upsert(SyncItem(item))
+
+    assert the_task(fake, item.external_id)["WhatId"] == deal
+    assert connector.find_open_deal(RemoteRef(acme, "Account")) == RemoteRef(deal, "Opportunity")
+
+
+@pytest.mark.parametrize("closed", [(False, False), (True, True)], ids=["two-open", "all-closed"])
+def test_without_exactly_one_open_opportunity_the_account_is_the_what(
+    fake: FakeSalesforce, connector: SalesforceConnector, closed: tuple[bool, bool]
+) -> None:
+    acme = fake.add("Account", Name="Acme")
+    for n, is_closed in enumerate(closed):
+        fake.add("Opportunity", Name=f"Acme deal {n}", AccountId=acme, IsClosed=is_closed)
+    item = stored_item(entities=(entity("Acme", "ORG"),))
+    connector.upsert(SyncItem(item))
+
+    assert the_task(fake, item.external_id)["WhatId"] == acme
+
+
+def test_with_link_deals_off_the_account_is_the_what(fake: FakeSalesforce, ca_file: str) -> None:
+    acme = fake.add("Account", Name="Acme")
+    fake.add("Opportunity", Name="Acme renewal", AccountId=acme)
+    item = stored_item(entities=(entity("Acme", "ORG"),))
+    connect(fake, ca_file, link_deals=False).upsert(SyncItem(item))
+
+    assert the_task(fake, item.external_id)["WhatId"] == acme
+    queries = [r.query["q"] for r in fake.calls("GET", "/services/data/v59.0/query")]
+    assert not [q for q in queries if "Opportunity" in q]
+
+
+def test_a_person_known_only_as_a_lead_is_the_who_with_no_what(
+    fake: FakeSalesforce, connector: SalesforceConnector
+) -> None:
+    lead = fake.add("Lead", Name="Maria Lopez")
+    fake.add("Lead", Name="Maria Lopez", IsConverted=True)  # now a Contact elsewhere: not her
+    acme = fake.add("Account", Name="Acme")
+    fake.add("Opportunity", Name="Acme renewal", AccountId=acme)
+    item = stored_item(entities=(entity("Maria Lopez", "PERSON"), entity("Acme", "ORG")))
+    connector.upsert(SyncItem(item))
+
+    record = the_task(fake, item.external_id)
+    assert record["WhoId"] == lead and record.get("WhatId") is None
+    assert connector.find_contact("Maria Lopez") == RemoteRef(lead, "Lead")
+
+
+def test_an_activity_moved_onto_a_lead_loses_its_what(
+    fake: FakeSalesforce, connector: SalesforceConnector
+) -> None:
+    fake.add("Contact", Name="Maria Lopez")
+    lead = fake.add("Lead", Name="Tom Baker")
+    acme = fake.add("Account", Name="Acme")
+    item = stored_item(entities=(entity("Maria Lopez", "PERSON"), entity("Acme", "ORG")))
+    connector.upsert(SyncItem(item))
+    assert the_task(fake, item.external_id)["WhatId"] == acme
+
+    # The item now names someone else, known only as a Lead.
+    edited = stored_item(entities=(entity("Tom Baker", "PERSON"), entity("Acme", "ORG")))
+    connector.upsert(SyncItem(edited))
+
+    record = the_task(fake, item.external_id)
+    assert (record["WhoId"], record["WhatId"]) == (lead, None)
+
+
+def test_a_contact_wins_over_a_lead_of_the_same_name(
+    fake: FakeSalesforce, connector: SalesforceConnector
+) -> None:
+    contact = fake.add("Contact", Name="Maria Lopez")
+    fake.add("Lead", Name="Maria Lopez")
+    acme = fake.add("Account", Name="Acme")
+    item = stored_item(entities=(entity("Maria Lopez", "PERSON"), entity("Acme", "ORG")))
+    connector.upsert(SyncItem(item))
+
+    record = the_task(fake, item.external_id)
+    assert (record["WhoId"], record["WhatId"]) == (contact, acme)
+    queries = [r.query["q"] for r in fake.calls("GET", "/services/data/v59.0/query")]
+    assert not [q for q in queries if "FROM Lead" in q]
 
 
 # -- changes flowing back --------------------------------------------------------------------

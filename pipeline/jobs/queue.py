@@ -103,11 +103,16 @@ def embedded_queue_path(database_url: str) -> Path:
     return Path("chat2task.queue.sqlite3")
 
 
+def is_redis_url(url: str) -> bool:
+    """Whether ``queue.url`` names a Redis broker (which then also holds shared state)."""
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
 def make_huey(settings: Settings) -> Huey:
     url = settings.queue.url
     if not url:
         return SqliteHuey("chat2task", filename=str(embedded_queue_path(settings.database_url)))
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis_url(url):
         return RedisHuey("chat2task", url=url)
     if url.startswith("sqlite:///"):
         return SqliteHuey("chat2task", filename=url.removeprefix("sqlite:///"))

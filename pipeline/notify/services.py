@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pipeline.jobs.queue import JobContext, JobQueue
-from pipeline.notify.ratelimit import RateLimiter
+import redis
+
+from pipeline.config import Settings
+from pipeline.jobs.queue import JobContext, JobQueue, is_redis_url
+from pipeline.notify.ratelimit import Pacer, RateLimiter, RedisRateLimiter
 from pipeline.notify.recovery import Resubmissions
 from pipeline.notify.senders import Sender, make_sender
 from pipeline.notify.templates import Templates, load_templates
@@ -35,13 +38,23 @@ def templates(context: JobContext) -> Templates:
     return loaded
 
 
-def rate_limiter(context: JobContext) -> RateLimiter:
-    service = context.settings.service
-    limiter: RateLimiter = context.service(
-        "rate_limiter",
-        lambda: RateLimiter(service.send_rate, service.recipient_interval_seconds),
-    )
+def rate_limiter(context: JobContext) -> Pacer:
+    limiter: Pacer = context.service("rate_limiter", lambda: _pacer(context.settings))
     return limiter
+
+
+def _pacer(settings: Settings) -> Pacer:
+    """In-process pacing for the embedded queue; shared through Redis in broker mode, where
+    several worker processes send for the same numbers."""
+    service = settings.service
+    if is_redis_url(settings.queue.url):
+        return RedisRateLimiter(
+            redis.Redis.from_url(settings.queue.url),
+            service.send_rate,
+            service.recipient_interval_seconds,
+            prefix="chat2task",
+        )
+    return RateLimiter(service.send_rate, service.recipient_interval_seconds)
 
 
 def sender(context: JobContext, channel: str) -> Sender:

@@ -15,17 +15,22 @@ MSAL insists on https and reads OIDC metadata before its first token, so the fak
                                                              ``OData-EntityId``, or 201/200 +
                                                              the row with ``Prefer:
                                                              return=representation``
-``GET /api/data/v9.2/{set}?$select&$filter&$orderby&$top``   ``modifiedon gt <time>`` or
-                                                             ``<column> eq '<text>'``; pages of
+``GET /api/data/v9.2/{set}?$select&$filter&$orderby&$top``   ``<column> eq|gt <literal>``
+                                                             terms joined by ``and``; pages of
                                                              :attr:`FakeDynamics.page_size`
-                                                             with ``@odata.nextLink``
+                                                             with ``@odata.nextLink``; sets
+                                                             ``tasks``, ``appointments``,
+                                                             ``accounts``, ``contacts``,
+                                                             ``opportunities``
 ===========================================================  =================================
 
 Web API requests need ``Authorization: Bearer <a token this fake issued>`` (401 with
 ``WWW-Authenticate`` otherwise) and the OData headers. Writes are validated the way
 Dataverse does (unknown column, ``prioritycode``, coupled ``statecode``/``statuscode``,
-``@odata.bind`` targets, required appointment times, no edits to closed activities) and
-answer 400 with ``{"error": {"code": "0x…", "message": "…"}}``.
+``@odata.bind`` targets, which must exist when the fake holds their table, required
+appointment times, no edits to closed activities) and answer 400 with
+``{"error": {"code": "0x…", "message": "…"}}``. A ``regardingobjectid_*`` bind is stored as
+``_regardingobjectid_value`` (the id) and ``_regardingobjectid_target`` (the entity set).
 """
 
 from __future__ import annotations
@@ -64,8 +69,14 @@ BINDS = {
     "ownerid": "systemusers",
     "regardingobjectid_account_{table}": "accounts",
     "regardingobjectid_contact_{table}": "contacts",
+    "regardingobjectid_opportunity_{table}": "opportunities",
 }
-LOOKUPS = {"accounts": "name", "contacts": "fullname"}
+#: The records tests seed: entity set → (logical name, primary name column).
+RECORDS = {
+    "accounts": ("account", "name"),
+    "contacts": ("contact", "fullname"),
+    "opportunities": ("opportunity", "name"),
+}
 THROTTLED = {
     "code": "0x80072322",
     "message": "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
@@ -85,6 +96,7 @@ class FakeDynamics(FakeApi):
             "appointments": {},
             "accounts": {},
             "contacts": {},
+            "opportunities": {},
         }
         self.valid_tokens: set[str] = set()
         self.tokens_issued = 0
@@ -98,6 +110,11 @@ class FakeDynamics(FakeApi):
 
     def add_contact(self, name: str) -> str:
         return self._add("contacts", name)
+
+    def add_opportunity(self, account: str, *, statecode: int = 0) -> str:
+        """An opportunity of ``account``: statecode 0 open, 1 won, 2 lost."""
+        name = f"Deal {len(self.tables['opportunities']) + 1}"
+        return self._add("opportunities", name, _parentaccountid_value=account, statecode=statecode)
 
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (401)."""
@@ -213,8 +230,11 @@ class FakeDynamics(FakeApi):
                 target = next((t for p, t in BINDS.items() if p.format(table=table) == name), None)
                 if annotation != "odata.bind" or target is None:
                     return f"An undeclared property '{name}' which only has property annotations"
-                if not re.fullmatch(rf"/{target}\({_GUID}\)", str(value)):
+                if not (bound := re.fullmatch(rf"/{target}\(({_GUID})\)", str(value))):
                     return f"Invalid @odata.bind value for {name}: {value!r}"
+                record_id = bound.group(1).lower()
+                if target in RECORDS and record_id not in self.tables[target]:
+                    return f"{RECORDS[target][0]} With Id = {record_id} Does Not Exist"
             elif name not in COLUMNS[table]:
                 return (
                     f"Could not find a property named '{name}' on type "
@@ -280,24 +300,39 @@ class FakeDynamics(FakeApi):
         shown = {k: v for k, v in row.items() if k in selected or not selected[0]}
         return {"@odata.etag": f'W/"{row["version"]}"', **shown}
 
-    def _add(self, entity_set: str, name: str) -> str:
+    def _add(self, entity_set: str, name: str, **columns: Any) -> str:
         record_id = str(uuid.uuid4())
-        key = entity_set.removesuffix("s") + "id"
+        table, name_column = RECORDS[entity_set]
         self.tables[entity_set][record_id] = {
-            key: record_id,
-            LOOKUPS[entity_set]: name,
+            f"{table}id": record_id,
+            name_column: name,
             "version": 1,
+            **columns,
         }
         return record_id
 
 
 def _matches(row: dict[str, Any], expression: str) -> bool:
-    """The two filters chat2task sends: ``modifiedon gt <time>``, ``<column> eq '<text>'``."""
-    if match := re.fullmatch(r"modifiedon gt (\S+)", expression):
-        return bool(row.get("modifiedon", "") > match.group(1))
-    if match := re.fullmatch(r"(\w+) eq '((?:[^']|'')*)'", expression):
-        return bool(row.get(match.group(1)) == match.group(2).replace("''", "'"))
-    raise ValueError(f"the fake does not understand $filter={expression}")
+    """The filters chat2task sends: ``<column> eq|gt <literal>`` terms joined by ``and``, the
+    literal a quoted text, a number, a GUID or a time (``modifiedon gt 2026-…Z``)."""
+    terms = re.findall(r"(\w+) (eq|gt) ('(?:[^']|'')*'|\S+)(?: and |$)", expression)
+    if " and ".join(" ".join(term) for term in terms) != expression:
+        raise ValueError(f"the fake does not understand $filter={expression}")
+    return all(
+        _holds(row.get(column), operator, _literal(text)) for column, operator, text in terms
+    )
+
+
+def _literal(text: str) -> Any:
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    return int(text) if text.isdigit() else text
+
+
+def _holds(value: Any, operator: str, literal: Any) -> bool:
+    if operator == "eq":
+        return bool(value == literal)
+    return value is not None and bool(value > literal)
 
 
 def tls_context(ca_dir: Path) -> tuple[ssl.SSLContext, Path]:

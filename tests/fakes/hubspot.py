@@ -1,12 +1,14 @@
-"""A fake HubSpot portal (plain HTTP) holding tasks, meetings, contacts and companies.
+"""A fake HubSpot portal (plain HTTP) holding tasks, meetings, contacts, companies and deals.
 
 ==========================================================  ===================================
 ``POST /crm/v3/objects/{type}/batch/upsert``                on a unique ``idProperty``; results
                                                             carry ``new``
 ``POST /crm/v3/objects/{type}/search``                      ``EQ``, ``NEQ``, ``GT``, ``GTE``,
                                                             ``LT``, ``LTE``, ``HAS_PROPERTY``;
+                                                            ``associations.{type}`` ``EQ`` an id;
                                                             ``limit``/``after`` paging
-``PUT /crm/v4/objects/{from}/{id}/associations/default/…``  the default association
+``PUT /crm/v4/objects/{from}/{id}/associations/default/…``  the default association, answered
+                                                            with its HubSpot-defined type id
 ``GET /crm/v3/properties/{type}``                           names, types, enumeration options,
                                                             ``hasUniqueValue``
 ``GET /crm/v3/owners``                                      ``limit``/``after`` paging
@@ -16,7 +18,8 @@ Auth: ``Authorization: Bearer <TOKEN>``, else 401 ``INVALID_AUTHENTICATION``. Wr
 checked like a portal: unknown properties, enumeration options, datetimes (ISO 8601 or
 epoch milliseconds, stored as ISO), ``hs_timestamp`` required on create; errors are
 HubSpot's ``{"status": "error", "message", "category", "correlationId"}``.
-:meth:`FakeHubSpot.edit` changes a record as a user in HubSpot would.
+:meth:`FakeHubSpot.edit` changes a record as a user in HubSpot would; :meth:`FakeHubSpot.add_deal`
+makes a deal of a company. ``associations`` holds every link as ``(from type, id, to type, id)``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ ID_PROPERTY = "chat2task_id"
 SARAH, JOHN = "75000001", "75000002"
 OWNERS = {SARAH: ("Sarah", "Cole"), JOHN: ("John", "Smith")}
 
-_TEXT, _DATETIME, _ENUM = "string", "datetime", "enumeration"
+_TEXT, _DATETIME, _ENUM, _BOOL = "string", "datetime", "enumeration", "bool"
+_OPEN_STAGES = ("appointmentscheduled", "qualifiedtobuy", "contractsent")
 _COMMON: dict[str, tuple[str, tuple[str, ...]]] = {
     "hs_object_id": (_TEXT, ()),
     "hs_createdate": (_DATETIME, ()),
@@ -67,7 +71,25 @@ SCHEMA: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     },
     "contacts": {**_COMMON, "firstname": (_TEXT, ()), "lastname": (_TEXT, ())},
     "companies": {**_COMMON, "name": (_TEXT, ())},
+    "deals": {
+        **_COMMON,
+        "dealname": (_TEXT, ()),
+        "pipeline": (_ENUM, ("default",)),
+        "dealstage": (_ENUM, (*_OPEN_STAGES, "closedwon", "closedlost")),
+        "hs_is_closed": (_BOOL, ("true", "false")),
+    },
 }
+#: The default association's type id, per (from, to), as HubSpot defines it.
+DEFAULT_ASSOCIATIONS = {
+    ("tasks", "contacts"): 204,
+    ("tasks", "companies"): 192,
+    ("tasks", "deals"): 216,
+    ("meetings", "contacts"): 200,
+    ("meetings", "companies"): 188,
+    ("meetings", "deals"): 212,
+}
+#: The object types the search's ``associations.{type}`` pseudo-properties name.
+_PSEUDO = {"contact": "contacts", "company": "companies", "deal": "deals"}
 UNAUTHORIZED = Reply(
     401,
     {
@@ -147,6 +169,16 @@ class FakeHubSpot(FakeApi):
     def _change(self, object_type: str, record_id: str, properties: dict[str, str]) -> None:
         record = self.objects[object_type][record_id]
         record.update(properties, hs_lastmodifieddate=_iso(self.tick()))
+
+    def add_deal(self, company: str, dealname: str, *, stage: str = _OPEN_STAGES[0]) -> str:
+        """A deal of ``company`` in the default pipeline, ``hs_is_closed`` derived from the stage
+        as HubSpot does."""
+        closed = str(stage not in _OPEN_STAGES).lower()
+        deal = self.add(
+            "deals", dealname=dealname, pipeline="default", dealstage=stage, hs_is_closed=closed
+        )
+        self.associations.add(("deals", deal, "companies", company))
+        return deal
 
     def rate_limit_next(self, retry_after: str | None = None) -> None:
         extra = {"Retry-After": retry_after} if retry_after else {}
@@ -245,10 +277,20 @@ class FakeHubSpot(FakeApi):
 
     def _search(self, object_type: str, body: dict[str, Any]) -> Reply:
         groups = body.get("filterGroups") or [{"filters": []}]
+        for search in (f for g in groups for f in g["filters"]):
+            name = search["propertyName"]
+            if name.startswith("associations.") and (
+                name.removeprefix("associations.") not in _PSEUDO or search["operator"] != "EQ"
+            ):
+                return _error(
+                    400, "VALIDATION_ERROR", f"cannot filter on {name} {search['operator']}"
+                )
         found = [
             record_id
-            for record_id, record in self.objects[object_type].items()
-            if any(all(_holds(object_type, record, f) for f in g["filters"]) for g in groups)
+            for record_id in self.objects[object_type]
+            if any(
+                all(self._matches(object_type, record_id, f) for f in g["filters"]) for g in groups
+            )
         ]
         start, limit = int(body.get("after") or 0), int(body.get("limit") or 10)
         page = found[start : start + limit]
@@ -260,13 +302,30 @@ class FakeHubSpot(FakeApi):
             answer["paging"] = {"next": {"after": str(start + limit)}}
         return Reply(200, answer)
 
+    def _matches(self, object_type: str, record_id: str, search: dict[str, Any]) -> bool:
+        name = search["propertyName"]
+        if not name.startswith("associations."):
+            return _holds(object_type, self.objects[object_type][record_id], search)
+        # Associated, either way, with the record given.
+        other, other_id = _PSEUDO[name.removeprefix("associations.")], str(search["value"])
+        pairs = {
+            (object_type, record_id, other, other_id),
+            (other, other_id, object_type, record_id),
+        }
+        return bool(pairs & self.associations)
+
     def _associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> Reply:
         for object_type, record_id in ((from_type, from_id), (to_type, to_id)):
             if record_id not in self.objects.get(object_type, {}):
                 return _error(404, "OBJECT_NOT_FOUND", f"{object_type} {record_id} does not exist")
+        if (type_id := DEFAULT_ASSOCIATIONS.get((from_type, to_type))) is None:
+            return _error(400, "VALIDATION_ERROR", f"no association from {from_type} to {to_type}")
         self.associations.add((from_type, from_id, to_type, to_id))
         result = {
-            "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204},
+            "associationSpec": {
+                "associationCategory": "HUBSPOT_DEFINED",
+                "associationTypeId": type_id,
+            },
             "from": {"id": from_id},
             "to": {"id": to_id},
         }
@@ -282,7 +341,7 @@ class FakeHubSpot(FakeApi):
                 "name": name,
                 "label": name,
                 "type": kind,
-                "fieldType": "select" if kind == _ENUM else "text",
+                "fieldType": {_ENUM: "select", _BOOL: "booleancheckbox"}.get(kind, "text"),
                 "groupName": "engagement",
                 "description": "",
                 "hasUniqueValue": name == ID_PROPERTY,

@@ -1,4 +1,4 @@
-"""A fake Pipedrive (plain HTTP) holding activities, persons, organisations and users.
+"""A fake Pipedrive (plain HTTP) holding activities, persons, organisations, deals and users.
 
 Paths (all answer the ``{"success", "data", "additional_data"}`` envelope):
 
@@ -8,6 +8,8 @@ Paths (all answer the ``{"success", "data", "additional_data"}`` envelope):
 ``GET /api/v2/activities``               ``updated_since`` (inclusive), ``cursor``, ``limit``
 ``GET /api/v2/persons/search``           exact name match (``term``)
 ``GET /api/v2/organizations/search``     exact name match (``term``)
+``GET /api/v2/deals``                    ``org_id``, ``status`` (default: not deleted), ``cursor``,
+                                         ``limit``
 ``GET /api/v1/users/me``                 the token's user
 ``GET /api/v1/activityTypes``            ``key_string`` list
 ``GET /api/v1/activityFields``           v1 field keys (``user_id``, not ``owner_id``)
@@ -15,8 +17,9 @@ Paths (all answer the ``{"success", "data", "additional_data"}`` envelope):
 
 Auth: ``api_token`` query parameter, else 401 ``{"success": false, "error": "unauthorized
 access"}``. v2 rules enforced on writes: ``person_id`` is read-only (link people through
-``participants``), ``done`` is a boolean, ``owner_id`` an integer of a known user,
-``due_time``/``duration`` are ``HH:MM``, ``type`` a known activity type.
+``participants``), ``done`` is a boolean, ``org_id`` and ``deal_id`` are integers, ``owner_id``
+an integer of a known user, ``due_time``/``duration`` are ``HH:MM``, ``type`` a known
+activity type.
 :meth:`FakePipedrive.edit` changes an activity as a user in Pipedrive would.
 """
 
@@ -57,6 +60,7 @@ class FakePipedrive(FakeApi):
         self.activities: dict[int, dict[str, Any]] = {}
         self.persons: dict[int, str] = {}
         self.organizations: dict[int, str] = {}
+        self.deals: dict[int, dict[str, Any]] = {}
         self._next_id = 1
 
     # -- what tests arrange ---------------------------------------------------------------
@@ -66,6 +70,12 @@ class FakePipedrive(FakeApi):
 
     def add_organization(self, name: str) -> int:
         return self._add(self.organizations, name)
+
+    def add_deal(self, org_id: int, status: str = "open", title: str = "Deal") -> int:
+        """A deal of the organisation; ``status`` is ``open``, ``won``, ``lost`` or ``deleted``."""
+        deal_id = self._record_id()
+        self.deals[deal_id] = {"id": deal_id, "title": title, "org_id": org_id, "status": status}
+        return deal_id
 
     def edit(self, activity_id: int, **changes: Any) -> None:
         """A user changes the activity in Pipedrive."""
@@ -94,6 +104,8 @@ class FakePipedrive(FakeApi):
             return self._update(int(match.group(1)), request.body)
         if match := re.fullmatch(r"/api/v2/(persons|organizations)/search", path):
             return self._search(getattr(self, match.group(1)), match.group(1), request.query)
+        if path == "/api/v2/deals" and method == "GET":
+            return self._deals(request.query)
         if path == "/api/v1/users/me":
             return _ok({"id": 12, "name": USERS[12], "email": "sarah@example.com"})
         if path == "/api/v1/activityTypes":
@@ -132,10 +144,17 @@ class FakePipedrive(FakeApi):
             (a for a in self.activities.values() if a["update_time"] >= since),
             key=lambda a: (a["update_time"], a["id"]),
         )
-        start, limit = int(query.get("cursor", 0)), int(query.get("limit", 100))
-        page = found[start : start + limit]
-        more = start + limit < len(found)
-        return _ok(page, next_cursor=str(start + limit) if more else None)
+        return _page(found, query)
+
+    def _deals(self, query: dict[str, str]) -> Reply:
+        org, status = query.get("org_id"), query.get("status")
+        found = [
+            d
+            for d in self.deals.values()
+            if (org is None or d["org_id"] == int(org))
+            and (d["status"] == status if status else d["status"] != "deleted")
+        ]
+        return _page(found, query)
 
     def _search(self, records: dict[int, str], kind: str, query: dict[str, str]) -> Reply:
         term = query.get("term", "")
@@ -147,12 +166,23 @@ class FakePipedrive(FakeApi):
         return _ok({"items": items})
 
     def _add(self, records: dict[int, str], name: str) -> int:
-        record_id = 100 + len(self.persons) + len(self.organizations)
+        record_id = self._record_id()
         records[record_id] = name
         return record_id
 
+    def _record_id(self) -> int:
+        """Ids distinct across persons, organisations and deals, so a mix-up shows."""
+        return 100 + len(self.persons) + len(self.organizations) + len(self.deals)
+
     def _stamp(self) -> str:
         return self.tick().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _page(found: list[dict[str, Any]], query: dict[str, str]) -> Reply:
+    """One page of ``found`` after ``cursor`` (an offset here; opaque to clients)."""
+    start, limit = int(query.get("cursor", 0)), int(query.get("limit", 100))
+    more = start + limit < len(found)
+    return _ok(found[start : start + limit], next_cursor=str(start + limit) if more else None)
 
 
 def _v2_problem(body: dict[str, Any]) -> str | None:
@@ -163,6 +193,9 @@ def _v2_problem(body: dict[str, Any]) -> str | None:
         return "'user_id' is not a valid field; use 'owner_id'"
     if "done" in body and not isinstance(body["done"], bool):
         return "'done' must be a boolean"
+    for name in ("org_id", "deal_id"):
+        if name in body and not isinstance(body[name], int):
+            return f"'{name}' must be an integer"
     if "owner_id" in body and body["owner_id"] not in USERS:
         return f"Owner with id {body['owner_id']!r} does not exist"
     for name in ("due_time", "duration"):

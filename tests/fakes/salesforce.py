@@ -1,4 +1,4 @@
-"""A fake Salesforce org (HTTPS) holding Tasks, Events, Contacts, Accounts and Users.
+"""A fake Salesforce org (HTTPS): Tasks, Events, Contacts, Leads, Accounts, Opportunities, Users.
 
 =================================================  ==========================================
 ``POST /services/oauth2/token``                    client-credentials (Basic) and password
@@ -8,14 +8,16 @@
 ``GET /services/data/v59.0/sobjects/{o}/describe``  fields, types, picklists, ``externalId``
 ``GET /services/data/v59.0/query?q=``              a SOQL subset: ``SELECT … FROM … WHERE``
                                                    (``=``, ``!=``, ``>``, ``>=``, ``<``,
-                                                   ``IN``, ``AND``) ``ORDER BY … LIMIT n``
+                                                   ``IN``, ``AND``; ``true``/``false``)
+                                                   ``ORDER BY … LIMIT n``
 =================================================  ==========================================
 
 Every data call needs ``Authorization: Bearer <issued token>``, else 401
 ``INVALID_SESSION_ID``; errors are Salesforce's list ``[{"message", "errorCode", "fields"}]``;
 every answer carries ``Sforce-Limit-Info``. Writes are checked like a real org: unknown
-fields, restricted picklist values, references to missing records, an Event without its
-time span, the key field repeated in an upsert body.
+fields, restricted picklist values, references to missing records (or of the wrong type),
+a WhatId beside a Lead's WhoId, an Event without its time span, the key field repeated in an
+upsert body.
 """
 
 from __future__ import annotations
@@ -53,13 +55,13 @@ _ACTIVITY = {
     "Id": ("id", None),
     "Subject": ("combobox", None),
     "Description": ("textarea", None),
-    "OwnerId": (_REF, "User"),
-    "WhoId": (_REF, "Contact"),
-    "WhatId": (_REF, "Account"),
+    "OwnerId": (_REF, ("User",)),
+    "WhoId": (_REF, ("Contact", "Lead")),
+    "WhatId": (_REF, ("Account", "Opportunity")),
     "SystemModstamp": (_DATETIME, None),
     EXTERNAL_ID: (_TEXT, None),
 }
-#: Field name -> (type, referenced object or picklist values).
+#: Field name -> (type, referenced objects or picklist values).
 SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "Task": {
         **_ACTIVITY,
@@ -79,10 +81,30 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "IsAllDayEvent": (_BOOL, None),
     },
     "Contact": {"Id": ("id", None), "Name": (_TEXT, None)},
+    "Lead": {"Id": ("id", None), "Name": (_TEXT, None), "IsConverted": (_BOOL, None)},
     "Account": {"Id": ("id", None), "Name": (_TEXT, None)},
+    "Opportunity": {
+        "Id": ("id", None),
+        "Name": (_TEXT, None),
+        "AccountId": (_REF, ("Account",)),
+        "IsClosed": (_BOOL, None),  # derived from StageName in a real org
+    },
     "User": {"Id": ("id", None), "Name": (_TEXT, None)},
 }
-_PREFIX = {"Task": "00T", "Event": "00U", "Contact": "003", "Account": "001", "User": "005"}
+_PREFIX = {
+    "Task": "00T",
+    "Event": "00U",
+    "Contact": "003",
+    "Lead": "00Q",
+    "Account": "001",
+    "Opportunity": "006",
+    "User": "005",
+}
+#: What the org fills in when a record is created without it.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Lead": {"IsConverted": False},
+    "Opportunity": {"IsClosed": False},
+}
 _EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 
 
@@ -112,7 +134,8 @@ class FakeSalesforce(FakeApi):
     def add(self, sobject: str, **fields: Any) -> str:
         record_id = fields.pop("Id", None) or f"{_PREFIX[sobject]}{next(self._ids):012d}AAA"
         stamp = _stamp(self.tick())
-        self.records[sobject][record_id] = {"Id": record_id, **fields, "SystemModstamp": stamp}
+        record = {"Id": record_id, **_DEFAULTS.get(sobject, {}), **fields, "SystemModstamp": stamp}
+        self.records[sobject][record_id] = record
         return record_id
 
     def edit(self, sobject: str, record_id: str, **fields: Any) -> None:
@@ -238,13 +261,20 @@ class FakeSalesforce(FakeApi):
                     f"{name}: bad value for restricted picklist field: {value}",
                     [name],
                 )
-            if kind == _REF and value not in self.records[detail]:
+            if kind == _REF and value is not None and not self._is_one_of(value, detail):
                 return _error(
                     400,
                     "INVALID_CROSS_REFERENCE_KEY",
                     f"{name}: id value of incorrect type: {value}",
                     [name],
                 )
+        if merged.get("WhoId") in self.records["Lead"] and merged.get("WhatId"):
+            return _error(
+                400,
+                "FIELD_INTEGRITY_EXCEPTION",
+                "Related To ID: an activity whose Name is a lead cannot be related to a record",
+                ["WhoId", "WhatId"],
+            )
         if sobject == "Event" and not merged.get("IsAllDayEvent"):
             missing = [f for f in ("StartDateTime",) if not merged.get(f)]
             if not merged.get("EndDateTime") and not merged.get("DurationInMinutes"):
@@ -257,6 +287,9 @@ class FakeSalesforce(FakeApi):
                     missing,
                 )
         return None
+
+    def _is_one_of(self, record_id: str, sobjects: tuple[str, ...]) -> bool:
+        return any(record_id in self.records[o] for o in sobjects)
 
     def _query(self, soql: str) -> Reply:
         try:
@@ -309,7 +342,7 @@ def _describe(sobject: str) -> dict[str, Any]:
             "type": kind,
             "externalId": name == EXTERNAL_ID,
             "unique": name == EXTERNAL_ID,
-            "referenceTo": [detail] if kind == _REF else [],
+            "referenceTo": list(detail) if kind == _REF else [],
             "picklistValues": [{"value": v, "label": v, "active": True} for v in values],
         }
 
@@ -339,6 +372,8 @@ def _literal(token: str) -> Any:
         return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), token[1:-1])
     if token.lower() == "null":
         return None
+    if token.lower() in ("true", "false"):
+        return token.lower() == "true"
     if _DATETIME_LITERAL.match(token):
         return datetime.fromisoformat(token)
     return float(token)

@@ -7,6 +7,7 @@ quiet hours and "tomorrow" are deterministic; the rate limiter is off unless a t
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 import pipeline.jobs.kinds  # noqa: F401  (registers the job kinds)
 from pipeline.config import (
@@ -34,6 +36,7 @@ from tests.fakes.meta import FakeMeta
 from tests.fakes.rest_server import serve
 from tests.fakes.twilio import FakeTwilio
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 SARAH = "+447700900101"  # Sarah Cole on the test roster
 JOHN = "+447700900102"  # John Smith, Sarah's report
 STRANGER = "+15550001111"  # nobody on the roster
@@ -114,6 +117,25 @@ def make_settings(
         return queue.model_copy(update={"url": f"sqlite:///{tmp_path / 'queue.sqlite3'}"})
 
     return build
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A reachable, empty Redis database at ``CHAT2TASK_TEST_REDIS_URL`` (default local,
+    db 15; flushed before and after). Without one the test is skipped, except on CI (``CI``
+    set), where it fails."""
+    url = os.environ.get("CHAT2TASK_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        message = f"Redis not reachable at {url}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield url
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture

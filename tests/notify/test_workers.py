@@ -1,8 +1,7 @@
 """Real ``chat2task worker`` processes: killed mid-run (kill -9) on the embedded SQLite queue
 and on Redis, a new worker finishes the work exactly once.
 
-The Redis variant needs the server at ``CHAT2TASK_TEST_REDIS_URL`` (default local, db 15,
-flushed before and after); without one it is skipped, except on CI (``CI`` set), where it fails.
+The Redis variant uses the ``redis_url`` fixture (tests/notify/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,11 +12,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import redis
 import yaml
 from sqlalchemy import func, select
 
@@ -31,26 +29,8 @@ from tests.conftest import MONDAY_10AM
 from tests.fakes.twilio import FakeTwilio
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 MESSAGES = 80
 SENDERS = ("+447700900101", "+447700900102", "+447700900103", "+15555550104")
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A reachable, empty Redis database (flushed again afterwards)."""
-    url = os.environ.get("CHAT2TASK_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    client = redis.Redis.from_url(url, socket_connect_timeout=5)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        message = f"Redis not reachable at {url}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    yield url
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
