@@ -39,11 +39,11 @@ def templates(context: JobContext) -> Templates:
 
 
 def rate_limiter(context: JobContext) -> Pacer:
-    limiter: Pacer = context.service("rate_limiter", lambda: _pacer(context.settings))
+    limiter: Pacer = context.service("rate_limiter", lambda: make_pacer(context.settings))
     return limiter
 
 
-def _pacer(settings: Settings) -> Pacer:
+def make_pacer(settings: Settings) -> Pacer:
     """In-process pacing for the embedded queue; shared through Redis in broker mode, where
     several worker processes send for the same numbers."""
     service = settings.service

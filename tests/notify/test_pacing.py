@@ -9,9 +9,8 @@ import pytest
 import redis
 
 from pipeline.config import QueueSettings, Settings
-from pipeline.jobs.queue import JobContext
-from pipeline.notify import services
 from pipeline.notify.ratelimit import Pacer, RateLimiter, RedisRateLimiter
+from pipeline.notify.services import make_pacer
 
 SENDER, ANA, BEN, CAL = "twilio", "+447700900101", "+447700900102", "+447700900103"
 Build = Callable[[float, float], Pacer]
@@ -64,6 +63,7 @@ def test_worker_processes_share_the_pace_through_redis(redis_url: str) -> None:
     assert 0.9 < second.reserve(SENDER, BEN) <= 1.0  # and so is the sender's bucket
 
 
+@pytest.mark.redis
 def test_recipients_are_not_stored_in_clear(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     RedisRateLimiter(client, 1.0, 30.0, prefix="test").reserve(SENDER, ANA)
@@ -72,10 +72,8 @@ def test_recipients_are_not_stored_in_clear(redis_url: str) -> None:
     assert all(0 < client.pttl(key) <= 30_000 for key in keys)  # and they expire
 
 
+@pytest.mark.redis
 @pytest.mark.parametrize(("url", "kind"), [("", RateLimiter), ("redis", RedisRateLimiter)])
-def test_the_queue_mode_chooses_the_limiter(
-    make_settings: Callable[..., Settings], redis_url: str, url: str, kind: type
-) -> None:
-    queue = QueueSettings(url=redis_url if url else "")
-    context = JobContext(make_settings(queue=queue), store=None)  # type: ignore[arg-type]
-    assert isinstance(services.rate_limiter(context), kind)
+def test_the_queue_mode_chooses_the_limiter(redis_url: str, url: str, kind: type) -> None:
+    settings = Settings(queue=QueueSettings(url=redis_url if url else ""))
+    assert isinstance(make_pacer(settings), kind)
