@@ -177,6 +177,8 @@ class ServiceSettings(_Section):
     #: senders 80 by default); a per-recipient floor avoids WhatsApp's pair-rate limit.
     send_rate: float = Field(default=20.0, gt=0)
     recipient_interval_seconds: float = Field(default=1.0, ge=0)
+    #: REST API requests per second per API key (bursts up to as many); beyond: 429.
+    api_rate: float = Field(default=20.0, gt=0)
 
 
 class QueueSettings(_Section):

@@ -20,6 +20,8 @@ from typing import Protocol
 
 import redis
 
+from pipeline.jobs.queue import is_redis_url
+
 _PRUNE_AT = 4096
 
 
@@ -108,3 +110,11 @@ class RedisRateLimiter:
         pair = hashlib.sha256(f"{sender}\0{recipient}".encode()).hexdigest()[:24]
         keys = [f"{self._prefix}:pace:{sender}", f"{self._prefix}:pace:pair:{pair}"]
         return float(self._script(keys=keys, args=self._args))
+
+
+def shared_pacer(queue_url: str, rate: float, interval: float, *, name: str) -> Pacer:
+    """A limiter every process shares when the queue runs on Redis, else one in-process."""
+    if is_redis_url(queue_url):
+        client = redis.Redis.from_url(queue_url)
+        return RedisRateLimiter(client, rate, interval, prefix=f"chat2task:{name}")
+    return RateLimiter(rate, interval)

@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import redis
-
 from pipeline.config import Settings
-from pipeline.jobs.queue import JobContext, JobQueue, is_redis_url
-from pipeline.notify.ratelimit import Pacer, RateLimiter, RedisRateLimiter
+from pipeline.jobs.queue import JobContext, JobQueue
+from pipeline.notify.ratelimit import Pacer, shared_pacer
 from pipeline.notify.recovery import Resubmissions
 from pipeline.notify.senders import Sender, make_sender
 from pipeline.notify.templates import Templates, load_templates
@@ -44,17 +42,12 @@ def rate_limiter(context: JobContext) -> Pacer:
 
 
 def make_pacer(settings: Settings) -> Pacer:
-    """In-process pacing for the embedded queue; shared through Redis in broker mode, where
-    several worker processes send for the same numbers."""
+    """The sending pace; shared through Redis in broker mode, where several worker
+    processes send for the same numbers."""
     service = settings.service
-    if is_redis_url(settings.queue.url):
-        return RedisRateLimiter(
-            redis.Redis.from_url(settings.queue.url),
-            service.send_rate,
-            service.recipient_interval_seconds,
-            prefix="chat2task",
-        )
-    return RateLimiter(service.send_rate, service.recipient_interval_seconds)
+    return shared_pacer(
+        settings.queue.url, service.send_rate, service.recipient_interval_seconds, name="send"
+    )
 
 
 def sender(context: JobContext, channel: str) -> Sender:

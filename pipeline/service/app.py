@@ -11,7 +11,7 @@ from pipeline.config import Settings
 from pipeline.jobs.queue import JobContext, JobQueue
 from pipeline.roster import load_roster
 from pipeline.service import api, keys, openapi, ops, webhooks_crm, webhooks_meta, webhooks_twilio
-from pipeline.service.auth import auth_middleware
+from pipeline.service.auth import auth_middleware, pace_keys
 from pipeline.service.errors import error_middleware
 from pipeline.service.inbox import Inbox
 from pipeline.service.state import STATE, ServiceState
@@ -38,6 +38,7 @@ def create_app(
         inbox=Inbox(store, queue),
         roster=load_roster(settings.team_file),
     )
+    pace_keys(app)
     for module in (webhooks_twilio, webhooks_meta, webhooks_crm, api, keys, ops, openapi):
         module.add_routes(app)
 

@@ -1,20 +1,25 @@
 """API-key authentication and the role rules of the REST API.
 
-A key belongs to one tenant; every query a request makes is scoped to it. What a role may
+A key belongs to one tenant; every query a request makes is scoped to it, and each key has
+its own request rate (429 with ``Retry-After`` beyond it). What a role may
 reach is decided here, in one place, so handlers only ask :func:`require` and
 :func:`visible_to`.
 """
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 
+from pipeline.notify.ratelimit import Pacer, shared_pacer
 from pipeline.service.errors import ApiError, Handler
-from pipeline.service.state import blocking, state
+from pipeline.service.state import STATE, blocking, state
 from pipeline.storage.api_keys import ApiKey, Role, authenticate
 from pipeline.storage.records import StoredItem
 
 API_KEY = web.RequestKey("api_key", ApiKey)
+API_PACE = web.AppKey("api_pace", Pacer)
 #: Paths anyone may call: provider webhooks carry their own signatures.
 PUBLIC_PREFIXES = ("/webhooks/", "/healthz", "/metrics", "/openapi.json")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="chat2task"'}
@@ -44,8 +49,24 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     key = await blocking(authenticate, state(request).store, secret)
     if key is None:
         raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=_CHALLENGE)
+    wait = await blocking(request.app[API_PACE].reserve, f"key{key.id}", "")
+    if wait > 0:
+        rate = state(request).settings.service.api_rate
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"this key is over {rate:g} requests per second; retry in {wait:.1f} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     request[API_KEY] = key
     return await handler(request)
+
+
+def pace_keys(app: web.Application) -> None:
+    """Each API key gets ``service.api_rate`` requests per second, shared by every ``serve``
+    process when the queue runs on Redis."""
+    settings = app[STATE].settings
+    app[API_PACE] = shared_pacer(settings.queue.url, settings.service.api_rate, 0.0, name="api")
 
 
 def caller(request: web.Request) -> ApiKey:

@@ -31,13 +31,13 @@ _ERRORS = {
     403: "The key's role may not do this",
     404: "No such resource in the key's tenant (or not visible to this agent)",
 }
+RATE_LIMITED = {
+    "description": "Over the key's request rate (service.api_rate): retry after Retry-After",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}},
+}
 PUBLIC: list[dict[str, list[str]]] = []
 FORM = "application/x-www-form-urlencoded"
-TWILIO_FIELDS = (
-    "MessageSid", "From", "To", "Body", "NumMedia", "MediaUrl0", "MediaContentType0",
-    "ProfileName", "WaId", "ButtonText", "ButtonPayload", "Latitude", "Longitude",
-    "Address", "Label", "OriginalRepliedMessageSid",
-)  # fmt: skip
 TWILIO_FIELDS = (
     "MessageSid", "From", "To", "Body", "NumMedia", "MediaUrl0", "MediaContentType0",
     "ProfileName", "WaId", "ButtonText", "ButtonPayload", "Latitude", "Longitude",
@@ -81,6 +81,8 @@ def _operation(
         operation["requestBody"] = _request_body("application/json", _ref(body))
     all_responses = {str(code): response for code, response in responses.items()}
     all_responses.update({str(code): _json(s.ErrorBody, _ERRORS[code]) for code in errors})
+    if 401 in errors:  # every keyed operation is paced per key
+        all_responses["429"] = RATE_LIMITED
     operation["responses"] = all_responses
     if security is not None:
         operation["security"] = security

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from pipeline.config import Settings
+from pipeline.jobs.queue import JobQueue
+from pipeline.service.app import create_app
 from pipeline.storage import Store
 from pipeline.storage.api_keys import list_keys, revoke_key
-from tests.service.conftest import Client, Keys, bearer
+from tests.service.conftest import Client, ClientFactory, Keys, bearer
 
 pytestmark = pytest.mark.asyncio
 
@@ -290,3 +293,25 @@ async def test_unknown_paths_and_methods_use_the_error_shape(client: Client, key
     assert "GET" in wrong.headers["Allow"]
     for path in ("/tasks/abc", "/tasks/99999999999999999999999", "/tasks/0"):
         assert (await client.get(path, headers=bearer(keys.admin))).status == 404
+
+
+async def test_a_key_over_its_rate_gets_429_and_others_carry_on(
+    aiohttp_client: ClientFactory,
+    service_settings: Settings,
+    store: Store,
+    queue: JobQueue,
+    keys: Keys,
+) -> None:
+    service = service_settings.service.model_copy(update={"api_rate": 2.0})
+    settings = service_settings.model_copy(update={"service": service})
+    client = await aiohttp_client(create_app(settings, store=store, queue=queue))
+
+    statuses = [(await client.get("/tasks", headers=bearer(keys.admin))).status for _ in range(2)]
+    assert statuses == [200, 200]
+    refused = await client.get("/tasks", headers=bearer(keys.admin))
+    assert refused.status == 429
+    assert refused.headers["Retry-After"] == "1"
+    assert (await refused.json())["error"]["code"] == "rate_limited"
+
+    assert (await client.get("/tasks", headers=bearer(keys.supervisor))).status == 200
+    assert (await client.get("/healthz")).status == 200  # unkeyed paths are not paced
