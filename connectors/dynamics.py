@@ -2,7 +2,11 @@
 
 Exactly-once needs no schema change: an item's external id is already a UUID, so it is
 the record's primary key and ``PATCH /tasks(<external id>)`` creates or updates the same
-row however often it is retried. Once the item is linked, updates carry ``If-Match: *``:
+row however often it is retried. Where records must keep Dataverse's own GUIDs, the
+``alternate_key`` option names a custom column with an alternate key on it in every mapped
+table: ``PATCH /tasks(c2t_externalid='<external id>')`` is then the upsert, the column
+stays out of the body (Dataverse fills it from the URL on create), and the GUID read back
+is the record's id. Once the item is linked, updates go to that id with ``If-Match: *``:
 a record deleted in Dynamics answers 404 (:class:`RemoteNotFound`) instead of coming back.
 
 Completing or cancelling an activity is a state change (``statecode`` with a matching
@@ -26,7 +30,7 @@ from urllib.parse import quote
 import httpx
 import msal
 import requests
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from connectors.base import Connector, RemoteChange, RemoteRef, SyncItem
 from connectors.crm import CRMOptions, linked_records, only
@@ -55,6 +59,10 @@ STATUS_FOR_STATE = {
 #: ``statecode`` values of an activity that still accepts edits (3: scheduled appointment).
 OPEN_STATES = frozenset({0, 3})
 STATECODE = "statecode"
+#: Tasks and appointments are activities: their primary key is ``activityid``.
+PRIMARY_KEY = "activityid"
+#: Dataverse's code for a URL key that is neither the primary key nor an alternate key.
+KEY_NOT_VALID = "0x80060888"
 #: Characters OData literals use that stay readable in a query string.
 _ODATA_SAFE = "',()"
 #: MSAL ``error`` values that retrying cannot fix.
@@ -78,6 +86,9 @@ class DynamicsOptions(CRMOptions):
     ca_bundle: Path | None = None
     #: ``False`` for authorities Microsoft's instance discovery does not know.
     instance_discovery: bool = True
+    #: A column (``c2t_externalid``) with an alternate key on it in each mapped table, to
+    #: upsert by instead of making the external id the primary key.
+    alternate_key: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]*$")
 
 
 class EntraToken:
@@ -170,6 +181,7 @@ class DynamicsConnector(Connector):
         assert isinstance(options, DynamicsOptions)
         self.zone = options.zone
         self.link_deals = options.link_deals
+        self.alternate_key = options.alternate_key
         self.token = EntraToken(options, _requests_session(options.ca_bundle))
         self.api = DataverseApi(
             httpx.Client(
@@ -194,27 +206,41 @@ class DynamicsConnector(Connector):
 
     def _upsert(self, sync: SyncItem) -> RemoteRef:
         entity_set = self.mapping.object_for(sync.item)
-        record_id = sync.link.id if sync.link else sync.item.external_id
         fields, state = self._payload(sync, entity_set)
         linked = sync.link is not None
+        record = f"{entity_set}({sync.link.id})" if sync.link else self._key(sync, entity_set)
         if linked and state is not None and state[STATECODE] in OPEN_STATES:
-            self._patch(entity_set, record_id, state, must_exist=True)
-        version = self._patch(entity_set, record_id, fields, must_exist=linked)
+            self._patch(record, state, must_exist=True)
+        record_id, version = self._patch(record, fields, must_exist=linked)
         if state is not None and state[STATECODE] not in OPEN_STATES:
-            version = self._patch(entity_set, record_id, state, must_exist=True)
+            _, version = self._patch(f"{entity_set}({record_id})", state, must_exist=True)
         return RemoteRef(record_id, entity_set, version)
 
+    def _key(self, sync: SyncItem, entity_set: str) -> str:
+        """Where an item not linked yet is upserted: at its external id as the primary key,
+        or as the value of the alternate key (an OData literal: quotes doubled)."""
+        if self.alternate_key is None:
+            return f"{entity_set}({sync.item.external_id})"
+        literal = quote(sync.item.external_id.replace("'", "''"), safe="'")
+        return f"{entity_set}({self.alternate_key}='{literal}')"
+
     def _patch(
-        self, entity_set: str, record_id: str, body: Mapping[str, Any], *, must_exist: bool
-    ) -> str | None:
-        """Upsert (or, ``must_exist``, update only) one row; returns its new ETag."""
+        self, record: str, body: Mapping[str, Any], *, must_exist: bool
+    ) -> tuple[str, str | None]:
+        """Upsert (or, ``must_exist``, update only) one row; returns its id and new ETag."""
         headers = {"Prefer": "return=representation"}
         if must_exist:
             headers["If-Match"] = "*"
-        key = _logical_name(entity_set) + "id"
-        url = f"{entity_set}({record_id})?$select={key}"
-        response = self.api.request("PATCH", url, json=dict(body), headers=headers)
-        return (json_body(response) or {}).get("@odata.etag")
+        url = f"{record}?$select={PRIMARY_KEY}"
+        try:
+            response = self.api.request("PATCH", url, json=dict(body), headers=headers)
+        except Permanent as exc:
+            if f"({KEY_NOT_VALID})" not in str(exc):
+                raise
+            table = _logical_name(record.split("(", 1)[0])
+            raise Permanent(_no_key(table, str(self.alternate_key))) from exc
+        row = json_body(response)
+        return str(row[PRIMARY_KEY]), row.get("@odata.etag")
 
     def _payload(
         self, sync: SyncItem, entity_set: str
@@ -273,7 +299,8 @@ class DynamicsConnector(Connector):
     def changes_since(self, cursor: str | None) -> tuple[list[RemoteChange], str]:
         """Tasks and appointments modified after ``cursor`` (all of them without one).
 
-        ``external_id`` is the row id: for the rows chat2task wrote, the item's external id.
+        ``external_id`` is, for the rows chat2task wrote, the item's external id: the row id,
+        or the alternate key's value.
         """
         changes = self.call(
             lambda: [c for kind in self.mapping.objects for c in self._changes(kind, cursor)]
@@ -283,12 +310,12 @@ class DynamicsConnector(Connector):
 
     def _changes(self, kind: ItemType, cursor: str | None) -> Iterator[RemoteChange]:
         entity_set = self.mapping.objects[kind].object
-        key = _logical_name(entity_set) + "id"
         status = self.mapping.crm_field(kind, "status")
         due = first_crm_field(self.mapping, kind, "due", "when")
         start = first_crm_field(self.mapping, kind, "start", "when")
         end = self.mapping.crm_field(kind, "end")
-        columns = [key, "modifiedon", "_ownerid_value", status, due, start, end]
+        columns = [PRIMARY_KEY, self.alternate_key, "modifiedon", "_ownerid_value"]
+        columns += [status, due, start, end]
         query = _odata(
             select=",".join(dict.fromkeys(c for c in columns if c)),
             filter=f"modifiedon gt {cursor}" if cursor else None,
@@ -297,9 +324,9 @@ class DynamicsConnector(Connector):
         for row in self.api.rows(f"{entity_set}?{query}"):
             read_status = self.mapping.item_value(kind, "status", row.get(status or ""))
             yield RemoteChange(
-                remote=RemoteRef(row[key], entity_set, row.get("@odata.etag")),
+                remote=RemoteRef(row[PRIMARY_KEY], entity_set, row.get("@odata.etag")),
                 changed_at=parse_utc(row["modifiedon"]),
-                external_id=row[key],
+                external_id=row.get(self.alternate_key) if self.alternate_key else row[PRIMARY_KEY],
                 status=ItemStatus(read_status) if status and read_status else None,
                 due=_parse_optional(row.get(due or "")) if kind is ItemType.TASK else None,
                 start=_parse_optional(row.get(start or "")) if kind is ItemType.EVENT else None,
@@ -310,7 +337,8 @@ class DynamicsConnector(Connector):
     # -- checking the environment -----------------------------------------------------------
 
     def check(self) -> list[str]:
-        """The credentials work (WhoAmI), and the mapped tables and columns exist."""
+        """The credentials work (WhoAmI), the mapped tables and columns exist, and so does the
+        alternate key, if one is configured, with its index built."""
         return self.call(self._check)
 
     def _check(self) -> list[str]:
@@ -334,7 +362,26 @@ class DynamicsConnector(Connector):
                     f"{kind.value}.fields in {self.mapping.source}"
                 )
             checked.append(f"{kind.value}: table {logical!r}, columns {mapped}")
+            if self.alternate_key:
+                checked.append(self._check_key(logical, self.alternate_key))
         return checked
+
+    def _check_key(self, logical: str, column: str) -> str:
+        """Upserts by key fail on every row until the key exists and its index is active."""
+        url = (
+            f"EntityDefinitions(LogicalName='{logical}')/Keys"
+            "?$select=KeyAttributes,EntityKeyIndexStatus"
+        )
+        keys = {tuple(k["KeyAttributes"]): k["EntityKeyIndexStatus"] for k in self.api.rows(url)}
+        status = keys.get((column,))
+        if status is None:
+            raise ConnectorConfigError(_no_key(logical, column))
+        if status != "Active":
+            raise ConnectorConfigError(
+                f"Dynamics 365 table {logical!r}: the alternate key on column {column!r} is "
+                f"{status}, not Active yet; try again once its index is built"
+            )
+        return f"{logical}: alternate key {column!r}"
 
 
 def _requests_session(ca_bundle: Path | None) -> requests.Session:
@@ -344,6 +391,13 @@ def _requests_session(ca_bundle: Path | None) -> requests.Session:
         session.verify = str(ca_bundle)
         session.trust_env = False
     return session
+
+
+def _no_key(table: str, column: str) -> str:
+    return (
+        f"Dynamics 365 table {table!r} has no alternate key on column {column!r}: add one "
+        f"(Power Apps: Tables > {table} > Keys) or unset options.alternate_key"
+    )
 
 
 def _logical_name(entity_set: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,14 @@ from pipeline.config import ConnectorSettings
 from pipeline.domain import ItemType, Priority
 from pipeline.storage.records import StoredItem
 from pipeline.storage.tables import ItemStatus
-from tests.fakes.dynamics import APP_USER, CLIENT_ID, CLIENT_SECRET, TENANT, FakeDynamics
+from tests.fakes.dynamics import (
+    APP_USER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    KEY_COLUMN,
+    TENANT,
+    FakeDynamics,
+)
 from tests.fakes.dynamics import running_dynamics as running
 from tests.fakes.items import entity, stored_item
 
@@ -365,6 +373,118 @@ def test_check_runs_whoami_and_finds_the_mapped_columns(connector: DynamicsConne
     checked = connector.check()
     assert checked[0] == f"Dynamics 365: signed in as application user {APP_USER}"
     assert "table 'appointment'" in checked[2]
+
+
+# -- upserting by an alternate key ----------------------------------------------------------
+
+KEYED_PATCH = f"/api/data/v9.2/tasks({KEY_COLUMN}='{{}}')"
+
+
+@pytest.fixture
+def keyed(fake: FakeDynamics, connect: Connect) -> DynamicsConnector:
+    """A connector upserting by ``c2t_externalid``, an alternate key on both tables."""
+    fake.add_key("task")
+    fake.add_key("appointment")
+    return connect(alternate_key=KEY_COLUMN)
+
+
+def test_an_alternate_key_upsert_is_not_duplicated_on_retry_and_keeps_dataverses_guid(
+    fake: FakeDynamics, connect: Connect
+) -> None:
+    fake.add_key("task")
+    connector = connect(alternate_key=KEY_COLUMN, timeout=0.3)
+    item = stored_item()
+    fake.delay_next(1.0, method="PATCH")  # Dataverse creates the row, the answer comes too late
+    with pytest.raises(Transient, match="timed out"):
+        connector.upsert(SyncItem(item))
+
+    ref = connector.upsert(SyncItem(stored_item(title="Send Q3 report today")))
+
+    (guid,) = fake.tables["tasks"]
+    assert ref == RemoteRef(guid, "tasks", 'W/"2"')
+    assert guid != item.external_id and uuid.UUID(guid)
+    row = fake.tables["tasks"][guid]
+    assert (row[KEY_COLUMN], row["subject"]) == (item.external_id, "Send Q3 report today")
+    patches = fake.calls("PATCH")
+    assert [p.path for p in patches] == [KEYED_PATCH.format(item.external_id)] * 2
+    assert not any(KEY_COLUMN in p.body or "if-match" in p.headers for p in patches)
+
+
+def test_once_linked_a_keyed_record_is_written_at_its_guid(
+    fake: FakeDynamics, keyed: DynamicsConnector
+) -> None:
+    """The state change of a new, already done item goes to the GUID just read back too."""
+    item = stored_item(status=ItemStatus.DONE)
+    ref = keyed.upsert(SyncItem(item))
+    keyed.upsert(SyncItem(stored_item(title="Send it again"), link=ref))  # reopened
+
+    row = fake.tables["tasks"][ref.id]
+    assert (row["statecode"], row["subject"]) == (0, "Send it again")
+    paths = [p.path for p in fake.calls("PATCH")]
+    assert paths == [KEYED_PATCH.format(item.external_id)] + [f"/api/data/v9.2/tasks({ref.id})"] * 3
+
+
+def test_a_quote_in_the_external_id_is_doubled_in_the_key_literal(
+    fake: FakeDynamics, keyed: DynamicsConnector
+) -> None:
+    item = stored_item(external_id="o'brien-1")
+    first = keyed.upsert(SyncItem(item))
+    again = keyed.upsert(SyncItem(item))
+
+    assert again.id == first.id and fake.tables["tasks"][first.id][KEY_COLUMN] == "o'brien-1"
+    assert fake.calls("PATCH")[0].path == KEYED_PATCH.format("o''brien-1")
+
+
+def test_an_alternate_key_dataverse_does_not_have_is_permanent_and_named(
+    fake: FakeDynamics, connect: Connect
+) -> None:
+    connector = connect(alternate_key=KEY_COLUMN)
+    with pytest.raises(
+        Permanent, match=r"table 'task' has no alternate key on column 'c2t_externalid'"
+    ) as raised:
+        connector.upsert(SyncItem(stored_item()))
+    assert "0x80060888" in str(raised.value.__cause__)
+    assert fake.tables["tasks"] == {}
+
+
+def test_changes_to_keyed_rows_carry_the_items_external_id(
+    fake: FakeDynamics, keyed: DynamicsConnector
+) -> None:
+    item = stored_item()
+    ref = keyed.upsert(SyncItem(item))
+    theirs = str(uuid.uuid4())  # a task made in Dynamics: no key value
+    keyed.api.request("PATCH", f"tasks({theirs})", json={"subject": "Call Jane"})
+
+    changes, _ = keyed.changes_since(None)
+
+    assert {(c.remote.id, c.external_id) for c in changes} == {
+        (ref.id, item.external_id),
+        (theirs, None),
+    }
+
+
+def test_check_finds_the_alternate_key_on_both_tables(keyed: DynamicsConnector) -> None:
+    checked = keyed.check()
+    assert "task: alternate key 'c2t_externalid'" in checked
+    assert "appointment: alternate key 'c2t_externalid'" in checked
+
+
+@pytest.mark.parametrize(
+    ("status", "problem"),
+    [
+        (None, "has no alternate key on column 'c2t_externalid'"),
+        ("Pending", "alternate key on column 'c2t_externalid' is Pending, not Active"),
+    ],
+    ids=["missing", "index not built"],
+)
+def test_check_names_the_table_without_a_usable_alternate_key(
+    fake: FakeDynamics, connect: Connect, status: str | None, problem: str
+) -> None:
+    fake.add_key("task")
+    if status:
+        fake.add_key("appointment", status=status)
+    with pytest.raises(ConnectorConfigError, match=rf"table 'appointment'\W+(the )?{problem}"):
+        connect(alternate_key=KEY_COLUMN).check()
 
 
 def test_the_registry_builds_it_with_the_secret_from_the_environment(

@@ -9,12 +9,18 @@ MSAL insists on https and reads OIDC metadata before its first token, so the fak
 ``GET /api/data/v9.2/WhoAmI``                                ``UserId`` of the app user
 ``GET /api/data/v9.2/EntityDefinitions(LogicalName='t')/``   columns of ``task``/``appointment``;
 ``Attributes``                                               404 for other tables
+``GET …/EntityDefinitions(LogicalName='t')/Keys``            the alternate keys tests added
+                                                             (:meth:`FakeDynamics.add_key`)
 ``PATCH /api/data/v9.2/{set}(<guid>)``                       upsert; ``If-Match: *`` → 404 when
                                                              missing, ``If-None-Match: *`` →
                                                              412 when present; 204 +
                                                              ``OData-EntityId``, or 201/200 +
                                                              the row with ``Prefer:
                                                              return=representation``
+``PATCH /api/data/v9.2/{set}(<column>='<value>')``           the same upsert by an active
+                                                             alternate key (a new row gets a
+                                                             new ``activityid``); 400
+                                                             ``0x80060888`` for any other key
 ``GET /api/data/v9.2/{set}?$select&$filter&$orderby&$top``   ``<column> eq|gt <literal>``
                                                              terms joined by ``and``; pages of
                                                              :attr:`FakeDynamics.page_size`
@@ -31,6 +37,9 @@ Dataverse does (unknown column, ``prioritycode``, coupled ``statecode``/``status
 appointment times, no edits to closed activities) and answer 400 with
 ``{"error": {"code": "0x…", "message": "…"}}``. A ``regardingobjectid_*`` bind is stored as
 ``_regardingobjectid_value`` (the id) and ``_regardingobjectid_target`` (the entity set).
+
+An upsert by alternate key follows Microsoft's "Use Upsert to Create or Update a record":
+the key's value in the body is dropped on update, and wins over the URL's on create.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import trustme
 
@@ -52,12 +62,15 @@ CLIENT_ID = "c2t-client"
 CLIENT_SECRET = "s3cret"
 APP_USER = "00000000-0000-0000-0000-0000000000a1"
 API = "/api/data/v9.2/"
+#: The custom column an admin adds for chat2task's alternate key.
+KEY_COLUMN = "c2t_externalid"
 COLUMNS = {
     "task": {"subject", "description", "scheduledstart", "scheduledend", "prioritycode",
-             "statecode", "statuscode", "percentcomplete", "ownerid", "regardingobjectid"},
+             "statecode", "statuscode", "percentcomplete", "ownerid", "regardingobjectid",
+             KEY_COLUMN},
     "appointment": {"subject", "description", "location", "scheduledstart", "scheduledend",
                     "isalldayevent", "prioritycode", "statecode", "statuscode", "ownerid",
-                    "regardingobjectid"},
+                    "regardingobjectid", KEY_COLUMN},
 }  # fmt: skip
 #: statecode: the statuscodes that go with it.
 STATES = {
@@ -98,6 +111,8 @@ class FakeDynamics(FakeApi):
             "contacts": {},
             "opportunities": {},
         }
+        #: table → single-column alternate keys: column → ``EntityKeyIndexStatus``.
+        self.keys: dict[str, dict[str, str]] = {table: {} for table in COLUMNS}
         self.valid_tokens: set[str] = set()
         self.tokens_issued = 0
         self.page_size = 50
@@ -115,6 +130,10 @@ class FakeDynamics(FakeApi):
         """An opportunity of ``account``: statecode 0 open, 1 won, 2 lost."""
         name = f"Deal {len(self.tables['opportunities']) + 1}"
         return self._add("opportunities", name, _parentaccountid_value=account, statecode=statecode)
+
+    def add_key(self, table: str, column: str = KEY_COLUMN, *, status: str = "Active") -> None:
+        """An alternate key on ``column``; only an ``Active`` one (index built) can be used."""
+        self.keys[table][column] = status
 
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (401)."""
@@ -190,13 +209,47 @@ class FakeDynamics(FakeApi):
                 return _error(404, "0x80060888", f"Could not find entity '{table}'")
             names = sorted({*COLUMNS[table], "activityid", "modifiedon"})
             return Reply(200, {"value": [{"LogicalName": n} for n in names]})
+        if match := re.fullmatch(r"EntityDefinitions\(LogicalName='(\w+)'\)/Keys", path):
+            keys = self.keys.get(match.group(1), {})
+            return Reply(
+                200,
+                {"value": [{"KeyAttributes": [c], "EntityKeyIndexStatus": s}
+                           for c, s in keys.items()]},
+            )  # fmt: skip
         if (match := re.fullmatch(rf"(\w+)\(({_GUID})\)", path)) and request.method == "PATCH":
-            return self._upsert(match.group(1), match.group(2).lower(), request)
+            return self._upsert(match.group(1), match.group(2).lower(), request, request.body)
+        key = re.fullmatch(r"(\w+)\((\w+)='((?:[^']|'')*)'\)", unquote(path))
+        if key and request.method == "PATCH":
+            value = key.group(3).replace("''", "'")
+            return self._upsert_by_key(key.group(1), key.group(2), value, request)
         if path in self.tables and request.method == "GET":
             return self._query(path, request.query)
         return _error(404, "0x8006088a", f"Resource not found for the segment '{path}'")
 
-    def _upsert(self, entity_set: str, record_id: str, request: Request) -> Reply:
+    def _upsert_by_key(self, entity_set: str, column: str, value: str, request: Request) -> Reply:
+        """The row whose ``column`` holds ``value``, else a new one; see the module docstring."""
+        table = entity_set.removesuffix("s")
+        if self.keys.get(table, {}).get(column) != "Active":
+            resource = f"'Microsoft.Dynamics.CRM.{table}'"
+            return _error(
+                400,
+                "0x80060888",
+                f"The key in the request URI is not valid for resource {resource}. Ensure that "
+                "the names and number of key properties match the declared or alternate key "
+                f"properties for the resource {resource}.",
+            )
+        rows = self.tables[entity_set]
+        found = next((i for i, row in rows.items() if row.get(column) == value), None)
+        body = dict(request.body or {})
+        if found is None:
+            body.setdefault(column, value)
+        else:
+            body.pop(column, None)
+        return self._upsert(entity_set, found or str(uuid.uuid4()), request, body)
+
+    def _upsert(
+        self, entity_set: str, record_id: str, request: Request, body: dict[str, Any] | None
+    ) -> Reply:
         table = entity_set.removesuffix("s")
         if table not in COLUMNS:
             return _error(404, "0x8006088a", f"Resource not found for the segment '{entity_set}'")
@@ -206,19 +259,18 @@ class FakeDynamics(FakeApi):
             return _error(404, "0x80040217", f"{table} With Id = {record_id} Does Not Exist")
         if request.headers.get("if-none-match") == "*" and row is not None:
             return _error(412, "0x80060882", "A record with matching key values already exists.")
-        body = request.body or {}
+        body = body or {}
         if problem := self._problem(table, body, row):
             return _error(400, "0x80040203", problem)
         created = row is None
         if row is None:
-            row = rows[record_id] = {f"{table}id": record_id, "version": 0}
+            row = rows[record_id] = {"activityid": record_id, "version": 0}
             row.update(
                 {"statecode": 0 if table == "task" else 3}, statuscode=2 if table == "task" else 5
             )
         self._touch(row, self._columns(body))
         if "return=representation" not in request.headers.get("prefer", ""):
-            location = f"{self.base_url}{API}{entity_set}({record_id})"
-            return Reply(204, None, {"OData-EntityId": location})
+            return Reply(204, None, {"OData-EntityId": f"{self.base_url}{request.path}"})
         selected = request.query.get("$select", "").split(",")
         return Reply(201 if created else 200, self._present(row, selected))
 
